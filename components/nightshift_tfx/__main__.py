@@ -1,0 +1,39 @@
+"""Runtime entry point: `python -m nightshift_tfx compile|node --run-dir DIR [--node ID]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFX 1.16 modules are Keras 2 code
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nightshift_tfx")
+    parser.add_argument("command", choices=["compile", "node"])
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--node")
+    args = parser.parse_args(argv)
+
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout, force=True)
+    from nightshift.run_config import RunConfig
+    from nightshift_tfx import runner
+
+    run = RunConfig.read(args.run_dir)
+    if args.command == "compile":
+        runner.compile_run(run)
+        return 0
+    if not args.node:
+        parser.error("node needs --node")
+    return runner.run_node(run, args.node)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""TFMA EvalConfig from a pipeline spec: value thresholds per metric, champion-vs-challenger on one."""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from nightshift.spec import EvaluationSpec
+
+TFMA_CLASS = {
+    "binary_accuracy": "BinaryAccuracy",
+    "auc": "AUC",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1Score",
+}
+REPORTED = ("binary_accuracy", "auc", "precision", "recall", "f1")
+
+
+def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) -> tfma.EvalConfig:
+    """`gate_lower_bound` replaces the spec's bound for the gate metric (the trigger form's override)."""
+    bounds = dict(evaluation.thresholds)
+    bounds[evaluation.gate_metric] = gate_lower_bound
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for name in REPORTED:
+        threshold = None
+        if name in bounds:
+            change = None
+            if name == evaluation.gate_metric:
+                # Ignored by TFMA when the resolver found no champion (first run).
+                change = tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -evaluation.champion_tolerance - 1e-10},
+                )
+            threshold = tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": bounds[name]}),
+                change_threshold=change,
+            )
+        metrics.append(tfma.MetricConfig(class_name=TFMA_CLASS[name], threshold=threshold))
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=evaluation.label_key,
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[s]) for s in evaluation.slices],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )

@@ -1,0 +1,85 @@
+"""The TFX pipeline factory: every environment value comes in through the spec and the RunConfig."""
+
+from __future__ import annotations
+
+import json
+
+from tfx import v1 as tfx
+
+from nightshift.run_config import RunConfig
+from nightshift.spec import PipelineSpec
+from nightshift.topology import PUSHER_ID, RESOLVER_ID
+from nightshift_tfx.eval_config import build_eval_config
+from nightshift_tfx.s3_pusher.component import S3Pusher
+
+# Beam's DirectRunner in multi-process mode, one worker per core (0 = autodetect).
+DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+
+
+def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
+    example_gen = tfx.components.CsvExampleGen(input_base=run.input_base)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                          infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=str(spec.module_file),
+    )
+    trainer = tfx.components.Trainer(
+        module_file=str(spec.module_file),
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=run.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=run.eval_steps),
+    )
+    # Anomalies must stop the run before any training happens.
+    trainer.add_upstream_node(example_validator)
+    resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(RESOLVER_ID)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=resolver.outputs["model"],
+        eval_config=build_eval_config(spec.evaluation, gate_lower_bound=run.min_accuracy),
+    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
+                  resolver, evaluator]
+    if run.publish:
+        components.append(
+            S3Pusher(
+                model=trainer.outputs["model"],
+                model_blessing=evaluator.outputs["blessing"],
+                model_evaluation=evaluator.outputs["evaluation"],
+                destination_uri=spec.push.uri,
+                model_name=spec.push.model_name,
+                run_metadata=json.dumps(
+                    {
+                        "pipeline": spec.name,
+                        "run_id": run.run_id,
+                        "data_window": run.data_window,
+                        "contract": run.contract,
+                        "train_steps": run.train_steps,
+                        "min_accuracy": run.min_accuracy,
+                    },
+                    sort_keys=True,
+                ),
+            ).with_id(PUSHER_ID)
+        )
+    return tfx.dsl.Pipeline(
+        pipeline_name=spec.name,
+        pipeline_root=run.pipeline_root,
+        components=components,
+        enable_cache=False,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            run.mlmd_sqlite
+        ),
+        beam_pipeline_args=DEFAULT_BEAM_ARGS,
+    )

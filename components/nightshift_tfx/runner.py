@@ -1,0 +1,122 @@
+"""Compile a run's TFX pipeline to IR, and execute one IR node in this process.
+
+This is TFX's LocalDagRunner loop (tfx/orchestration/local/local_dag_runner.py) cut at the node
+boundary: the Airflow task for node N runs `python -m nightshift_tfx node --run-dir D --node N`,
+so each component is its own Airflow task with its own retries, timeout and log, and all nodes of
+one Airflow run share one pipeline-run id (the Airflow run id) and one MLMD store.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tfx.dsl.compiler import compiler, constants
+from tfx.orchestration import metadata
+from tfx.orchestration.local import runner_utils
+from tfx.orchestration.portable import launcher, runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
+
+from nightshift.errors import NightshiftError
+from nightshift.run_config import RunConfig
+from nightshift.spec import load_spec
+from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
+
+log = logging.getLogger(__name__)
+
+
+class AnomaliesFound(NightshiftError):
+    """ExampleValidator found anomalies in the run's data."""
+
+
+def compile_run(run: RunConfig) -> Path:
+    """Build the pipeline for this run, substitute the run id, and write the IR next to the run config."""
+    from nightshift_tfx.pipeline import create_pipeline
+
+    spec = load_spec(run.spec_path)
+    pipeline = create_pipeline(spec, run)
+    from tfx.dsl.components.base import base_component
+
+    for component in pipeline.components:
+        if not isinstance(component, base_component.BaseComponent):
+            continue  # the Resolver is a node, not a component: nothing to package
+        # What tfx_runner._make_pipeline_proto does: package the module file, or Beam workers
+        # fail with "No module named 'user_module_0'".
+        component._resolve_pip_dependencies(run.pipeline_root)  # noqa: SLF001
+    ir = compiler.Compiler().compile(pipeline)
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run.run_id}
+    )
+    Path(run.mlmd_sqlite).parent.mkdir(parents=True, exist_ok=True)
+    run.ir_path.write_bytes(ir.SerializeToString())
+    log.info("compiled %s for run %s: nodes %s", spec.name, run.run_id,
+             [n.pipeline_node.node_info.id for n in ir.nodes])
+    return run.ir_path
+
+
+def load_ir(path: Path) -> pipeline_pb2.Pipeline:
+    ir = pipeline_pb2.Pipeline()
+    ir.ParseFromString(path.read_bytes())
+    return ir
+
+
+def node_ids(ir: pipeline_pb2.Pipeline) -> list[str]:
+    return [n.pipeline_node.node_info.id for n in ir.nodes]
+
+
+def run_node(run: RunConfig, node_id: str) -> int:
+    """Launch one node; returns a process exit code (0, or EXIT_NOTHING_TO_PUBLISH)."""
+    ir = load_ir(run.ir_path)
+    nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
+    if node_id not in nodes:
+        log.warning("node %s is not part of this run's pipeline (publish=%s): nothing to do", node_id,
+                    run.publish)
+        return EXIT_NOTHING_TO_PUBLISH
+    deployment = runner_utils.extract_local_deployment_config(ir)
+    connection = getattr(
+        deployment.metadata_connection_config,
+        deployment.metadata_connection_config.WhichOneof("connection_config"),
+    )
+    node = nodes[node_id]
+    component_launcher = launcher.Launcher(
+        pipeline_node=node,
+        mlmd_connection=metadata.Metadata(connection),
+        pipeline_info=ir.pipeline_info,
+        pipeline_runtime_spec=ir.runtime_spec,
+        executor_spec=runner_utils.extract_executor_spec(deployment, node_id),
+        custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment, node_id),
+    )
+    log.info("running TFX node %s of pipeline %s, run %s", node_id, ir.pipeline_info.id, run.run_id)
+    info = component_launcher.launch()
+    if info is None:
+        raise NightshiftError(f"TFX node {node_id}: launcher returned no execution (run {run.run_id})")
+    outputs = info.output_dict or {}
+    if node_id == "ExampleValidator":
+        _raise_on_anomalies(outputs.get("anomalies", []))
+    if node_id == "Pusher":
+        pushed = outputs.get("pushed_model", [])
+        if not pushed or not pushed[0].get_int_custom_property("pushed"):
+            return EXIT_NOTHING_TO_PUBLISH
+        log.info("pushed to %s (version %s)", pushed[0].get_string_custom_property("pushed_destination"),
+                 pushed[0].get_string_custom_property("pushed_version"))
+    return 0
+
+
+def _raise_on_anomalies(artifacts: list) -> None:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    problems = []
+    for artifact in artifacts:
+        for split in ("train", "eval"):
+            path = Path(artifact.uri) / f"Split-{split}" / "SchemaDiff.pb"
+            if not path.exists():
+                continue
+            anomalies = anomalies_pb2.Anomalies()
+            anomalies.ParseFromString(path.read_bytes())
+            for feature, info in anomalies.anomaly_info.items():
+                problems.append(f"split {split}: feature {feature!r}: {info.short_description} "
+                                f"({info.description})")
+    if problems:
+        raise AnomaliesFound(
+            "ExampleValidator found anomalies; training is stopped:\n" + "\n".join(f"  - {p}" for p in problems)
+        )

@@ -1,0 +1,52 @@
+"""S3Pusher executor: TFX Pusher's blessing logic, nightshift's registry for the upload."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.types import artifact_utils
+
+from nightshift.registry.store import ModelRegistry
+from nightshift.s3 import client_from_env
+from nightshift_tfx.evaluation_report import blessing_failures, load_metrics
+
+log = logging.getLogger(__name__)
+
+
+class Executor(pusher_executor.Executor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(output_dict["pushed_model"])
+        evaluation_uri = artifact_utils.get_single_uri(input_dict["model_evaluation"])
+        if not self.CheckBlessing(input_dict):
+            for line in blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]:
+                log.warning("NOT BLESSED: %s", line)
+            log.warning("Nothing was uploaded to %s; the served model is unchanged.",
+                        exec_properties["destination_uri"])
+            self._MarkNotPushed(model_push)
+            return
+
+        run = json.loads(exec_properties.get("run_metadata") or "{}")
+        registry = ModelRegistry(client_from_env(), exec_properties["destination_uri"])
+        manifest = registry.publish(
+            Path(self.GetModelPath(input_dict)),
+            {
+                "model": exec_properties["model_name"],
+                "pipeline": run.get("pipeline", ""),
+                "run_id": run.get("run_id", ""),
+                "metrics": load_metrics(evaluation_uri),
+                "data_window": run.get("data_window", {}),
+                "contract": run.get("contract", {}),
+                "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy")},
+                "extra": {"train_steps": run.get("train_steps")},
+            },
+        )
+        destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
+        self._MarkPushed(model_push, pushed_destination=destination, pushed_version=str(manifest.version))
+        log.info("Published %s as version %d", destination, manifest.version)

@@ -1,0 +1,69 @@
+"""Hooks: object storage through the Amazon provider's S3Hook; TFX nodes through SubprocessHook."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.hooks.subprocess import SubprocessHook
+
+if TYPE_CHECKING:
+    from nightshift.config import Settings
+
+S3_CONN_ID = "nightshift_s3"
+# What a TFX node process inherits from the worker; everything else is set explicitly.
+_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
+                 "NIGHTSHIFT_MLMD_SQLITE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+class NightshiftS3Hook:
+    """boto3 access configured from the `nightshift_s3` Airflow connection (type aws, endpoint in extra)."""
+
+    def __init__(self, aws_conn_id: str = S3_CONN_ID):
+        self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def _hook(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
+    def get_client(self) -> Any:
+        return self._hook.get_conn()
+
+    def runtime_env(self) -> dict[str, str]:
+        """Credentials and endpoint for a child process, as standard AWS variables (never argv)."""
+        creds = self._hook.get_credentials()
+        env = {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+               "AWS_DEFAULT_REGION": self._hook.conn_region_name or "us-east-1"}
+        if creds.token:
+            env["AWS_SESSION_TOKEN"] = creds.token
+        endpoint = self._hook.conn_config.endpoint_url
+        if endpoint:
+            env["NIGHTSHIFT_S3_ENDPOINT"] = endpoint
+        return env
+
+
+class TfxRuntimeHook(SubprocessHook):
+    """Runs `python -m nightshift_tfx ...` in the TFX interpreter, streaming its log into the task log."""
+
+    def __init__(self, settings: Settings, s3: NightshiftS3Hook | None = None):
+        super().__init__()
+        self.settings = settings
+        self.s3 = s3 or NightshiftS3Hook()
+
+    def command(self, action: str, run_dir: str, node_id: str | None = None) -> list[str]:
+        cmd = [str(self.settings.runtime_python), "-u", "-m", "nightshift_tfx", action, "--run-dir", run_dir]
+        return cmd + (["--node", node_id] if node_id else [])
+
+    def environment(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
+        env.update(self.s3.runtime_env())
+        env.update({"TF_USE_LEGACY_KERAS": "1", "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "1"})
+        return env
+
+    def run(self, action: str, run_dir: str, node_id: str | None = None) -> int:
+        result = self.run_command(self.command(action, run_dir, node_id), env=self.environment(),
+                                  cwd=str(self.settings.project_root))
+        return int(result.exit_code)

@@ -1,0 +1,166 @@
+"""Operators of the nightly DAG. Each stores its arguments, builds its hook lazily, and makes one call
+into plain `nightshift` functions; nothing here touches data or the network in __init__."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowSkipException
+
+from nightshift.config import load_settings
+from nightshift.run_config import RunConfig, run_key
+from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
+from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+
+
+def run_dir_for(pipeline: str, run_id: str) -> Path:
+    return load_settings().runs_dir / pipeline / run_key(run_id)
+
+
+class StageWindowOperator(BaseOperator):
+    """Copies the raw partitions inside this run's data window into one local CSV for ExampleGen."""
+
+    template_fields = ("window_days",)
+
+    def __init__(self, *, pipeline: str, raw_uri: str, window_mode: str, window_days: Any = 0,
+                 aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.raw_uri = raw_uri
+        self.window_mode = window_mode
+        self.window_days = window_days
+        self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def hook(self) -> NightshiftS3Hook:
+        return NightshiftS3Hook(self.aws_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.landing import stage_window
+        from nightshift.windows import window_for_interval
+
+        days = int(self.window_days or 0)
+        end = context["data_interval_end"] or context["logical_date"]
+        window = window_for_interval(end, mode="trailing_days" if days else self.window_mode, days=days)
+        self.log.info("data interval ends %s: window %s", end, window.describe())
+        dest = run_dir_for(self.pipeline, context["run_id"]) / "data" / "data.csv"
+        staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest)
+        self.log.info("staged %d rows from %d partitions (%s .. %s) into %s", staged.rows, staged.partitions,
+                      staged.first_partition, staged.last_partition, staged.path)
+        return staged.as_dict()
+
+
+class DataContractGateOperator(BaseOperator):
+    """Great Expectations gate on exactly the staged data; a failure stops the run before training."""
+
+    def __init__(self, *, pipeline: str, contract_path: str, staged_task_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.contract_path = contract_path
+        self.staged_task_id = staged_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.contracts import load_contract, run_gate
+
+        staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
+        contract = load_contract(self.contract_path)
+        report = run_dir_for(self.pipeline, context["run_id"]) / "reports" / "contract_gate.json"
+        result = run_gate(Path(staged["path"]), contract, report)
+        self.log.info("contract %s v%s passed on %d rows (%d warnings); report: %s", contract.name,
+                      contract.version, result.rows, len(result.warnings), report)
+        return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings,
+                "report": str(report)}
+
+
+class CompileTfxPipelineOperator(BaseOperator):
+    """Writes this run's RunConfig (params resolved) and compiles the TFX pipeline to IR in .venv-tfx."""
+
+    template_fields = ("train_steps", "min_accuracy", "publish")
+
+    def __init__(self, *, pipeline: str, spec_path: str, staged_task_id: str, gate_task_id: str,
+                 train_steps: Any, eval_steps: int, min_accuracy: Any, publish: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.spec_path = spec_path
+        self.staged_task_id = staged_task_id
+        self.gate_task_id = gate_task_id
+        self.train_steps = train_steps
+        self.eval_steps = eval_steps
+        self.min_accuracy = min_accuracy
+        self.publish = publish
+
+    @cached_property
+    def hook(self) -> TfxRuntimeHook:
+        return TfxRuntimeHook(load_settings())
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = load_settings()
+        staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
+        gate = context["ti"].xcom_pull(task_ids=self.gate_task_id)
+        run_dir = run_dir_for(self.pipeline, context["run_id"])
+        run = RunConfig(
+            pipeline=self.pipeline,
+            spec_path=self.spec_path,
+            run_id=context["run_id"],
+            run_dir=str(run_dir),
+            input_base=str(Path(staged["path"]).parent),
+            pipeline_root=str(settings.pipeline_root / self.pipeline),
+            mlmd_sqlite=str(settings.mlmd_sqlite),
+            train_steps=int(self.train_steps),
+            eval_steps=int(self.eval_steps),
+            min_accuracy=float(self.min_accuracy),
+            publish=_as_bool(self.publish),
+            data_window={k: v for k, v in staged.items() if k != "path"},
+            contract=gate["contract"],
+        )
+        run.write()
+        self.log.info("run config: %s", json.dumps(run.__dict__, sort_keys=True, default=str))
+        code = self.hook.run("compile", str(run_dir))
+        if code != 0:
+            raise RuntimeError(f"compiling the TFX pipeline failed (exit {code}); see the log above")
+        return {"run_dir": str(run_dir), "ir": str(run.ir_path)}
+
+    def on_kill(self) -> None:
+        self.hook.send_sigterm()
+
+
+class TfxNodeOperator(BaseOperator):
+    """Runs one TFX node of this run's compiled pipeline in the runtime interpreter."""
+
+    ui_color = "#ffcc80"
+
+    def __init__(self, *, pipeline: str, node_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.tfx_node_id = node_id
+
+    @cached_property
+    def hook(self) -> TfxRuntimeHook:
+        return TfxRuntimeHook(load_settings())
+
+    def execute(self, context: Context) -> None:
+        run_dir = run_dir_for(self.pipeline, context["run_id"])
+        code = self.hook.run("node", str(run_dir), self.tfx_node_id)
+        if code == EXIT_NOTHING_TO_PUBLISH:
+            raise AirflowSkipException(f"{self.tfx_node_id}: nothing published (not blessed, or publish=false)")
+        if code != 0:
+            raise RuntimeError(f"TFX node {self.tfx_node_id} failed (exit {code}); its own log is above")
+
+    def on_kill(self) -> None:
+        self.hook.send_sigterm()
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"true", "1", "yes"}

@@ -1,0 +1,54 @@
+"""Where things live in the models bucket. Both interpreters import this, so they cannot disagree.
+
+    <prefix>/<version>/saved_model.pb, variables/..., assets/...   TF Serving's layout
+    <prefix>/manifests/<version>.json                               files + sha256, metrics, window, run
+    <prefix>/CURRENT.json                                           pointer, written last
+
+Manifests sit outside the version folder so a TF Serving instance reading the folder sees only
+the SavedModel; the pointer is the only object a reader needs to find the serving version.
+"""
+
+from __future__ import annotations
+
+import re
+
+POINTER_NAME = "CURRENT.json"
+MANIFEST_DIR = "manifests"
+MANIFEST_FORMAT = "nightshift.manifest/1"
+POINTER_FORMAT = "nightshift.pointer/1"
+
+_VERSION_DIR_RE = re.compile(r"^(\d+)/")
+_MANIFEST_RE = re.compile(rf"^{MANIFEST_DIR}/(\d+)\.json$")
+
+
+def version_prefix(prefix: str, version: int) -> str:
+    return f"{prefix.strip('/')}/{version}/"
+
+
+def manifest_key(prefix: str, version: int) -> str:
+    return f"{prefix.strip('/')}/{MANIFEST_DIR}/{version}.json"
+
+
+def pointer_key(prefix: str) -> str:
+    return f"{prefix.strip('/')}/{POINTER_NAME}"
+
+
+def versions_in(keys: list[str], prefix: str) -> tuple[set[int], set[int]]:
+    """(versions with a manifest, versions with any file) among listed keys."""
+    base = prefix.strip("/") + "/"
+    with_manifest: set[int] = set()
+    with_files: set[int] = set()
+    for key in keys:
+        if not key.startswith(base):
+            continue
+        rel = key[len(base) :]
+        if m := _MANIFEST_RE.match(rel):
+            with_manifest.add(int(m.group(1)))
+        elif m := _VERSION_DIR_RE.match(rel):
+            with_files.add(int(m.group(1)))
+    return with_manifest, with_files
+
+
+def upload_order(relative_paths: list[str]) -> list[str]:
+    """saved_model.pb goes last, as TFX's own Pusher copies it: a folder without it is not loadable."""
+    return sorted(relative_paths, key=lambda p: (p == "saved_model.pb", p))

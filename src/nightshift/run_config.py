@@ -1,0 +1,52 @@
+"""A run's resolved parameters: written by the Airflow side, read by the TFX runtime.
+
+One JSON file per run (`var/runs/<pipeline>/<run key>/run_config.json`) is the whole hand-over
+between the two interpreters, so a node's command line stays short and secret-free.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def run_key(run_id: str) -> str:
+    """A filesystem-safe folder name for an Airflow run id (which holds ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    pipeline: str
+    spec_path: str
+    run_id: str
+    run_dir: str
+    input_base: str  # folder holding the staged CSV that ExampleGen reads
+    pipeline_root: str
+    mlmd_sqlite: str
+    train_steps: int
+    eval_steps: int
+    min_accuracy: float
+    publish: bool
+    data_window: dict[str, Any] = field(default_factory=dict)
+    contract: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.run_dir) / "run_config.json"
+
+    @property
+    def ir_path(self) -> Path:
+        return Path(self.run_dir) / "pipeline_ir.pb"
+
+    def write(self) -> Path:
+        Path(self.run_dir).mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        return self.path
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> RunConfig:
+        return cls(**json.loads((Path(run_dir) / "run_config.json").read_text()))

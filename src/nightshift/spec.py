@@ -1,0 +1,221 @@
+"""Pipeline specs: one YAML file per ML pipeline, loaded into typed, validated dataclasses.
+
+A spec is data a data engineer edits; the DAG factory and the TFX pipeline factory only read it.
+Loading refuses unknown keys and out-of-range values with a message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nightshift.errors import SpecError
+
+KNOWN_METRICS = {"binary_accuracy", "auc", "precision", "recall", "f1"}
+WINDOW_MODES = {"all_until_end", "trailing_days"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    dataset: str
+    uri: str  # s3://bucket/prefix/ of the raw landing zone, partitioned by date=YYYY-MM-DD
+    timestamp_column: str  # unix seconds; decides a row's date partition when seeding
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    mode: str = "all_until_end"
+    days: int = 0  # used when mode == trailing_days
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    train_steps: int = 1000
+    eval_steps: int = 150
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    label_key: str
+    thresholds: dict[str, float]  # metric -> lower bound
+    champion_tolerance: float = 0.0  # challenger may be at most this much worse than the champion
+    gate_metric: str = "binary_accuracy"
+    slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    uri: str  # s3://bucket/<model name>
+    model_name: str
+
+
+@dataclass(frozen=True)
+class AirflowSpec:
+    schedule: str = "@daily"
+    owner: str = "nightshift"
+    retries: int = 1
+    retry_delay_minutes: float = 1.0
+    task_timeout_minutes: int = 60
+    tags: tuple[str, ...] = ()
+    start_date: str = "2024-01-01"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    description: str
+    source: SourceSpec
+    window: WindowSpec
+    contract: Path
+    module_file: Path
+    training: TrainingSpec
+    evaluation: EvaluationSpec
+    push: PushSpec
+    airflow: AirflowSpec
+    path: Path = field(compare=False)
+
+    @property
+    def nightly_dag_id(self) -> str:
+        return f"{self.name}_nightly"
+
+
+_ALLOWED = {
+    "": {"name", "description", "source", "window", "contract", "module_file", "training",
+         "evaluation", "push", "airflow"},
+    "source": {"dataset", "uri", "timestamp_column"},
+    "window": {"mode", "days"},
+    "training": {"train_steps", "eval_steps"},
+    "evaluation": {"label_key", "thresholds", "champion_tolerance", "gate_metric", "slices"},
+    "push": {"uri", "model_name"},
+    "airflow": {"schedule", "owner", "retries", "retry_delay_minutes", "task_timeout_minutes", "tags",
+                "start_date"},
+}
+_REQUIRED = {
+    "": {"name", "source", "contract", "module_file", "evaluation", "push"},
+    "source": {"dataset", "uri", "timestamp_column"},
+    "evaluation": {"label_key", "thresholds"},
+    "push": {"uri", "model_name"},
+}
+
+
+def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = doc.get(key, {}) if key else doc
+    if not isinstance(value, dict):
+        raise SpecError(f"{path}: '{key}' must be a mapping, got {type(value).__name__}")
+    where = f"{key}." if key else ""
+    unknown = set(value) - _ALLOWED[key]
+    if unknown:
+        raise SpecError(
+            f"{path}: unknown key(s) {', '.join(where + k for k in sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(_ALLOWED[key]))}"
+        )
+    missing = _REQUIRED.get(key, set()) - set(value)
+    if missing:
+        raise SpecError(f"{path}: missing required key(s) {', '.join(where + k for k in sorted(missing))}")
+    return value
+
+
+def _positive_int(value: Any, key: str, path: Path, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise SpecError(f"{path}: {key} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _resolve(base: Path, value: str, key: str, path: Path) -> Path:
+    resolved = (base / value).resolve()
+    if not resolved.is_file():
+        raise SpecError(f"{path}: {key} points to {resolved}, which does not exist")
+    return resolved
+
+
+def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpec:
+    """Load and validate one spec. Relative file paths are resolved against the project root."""
+    path = Path(path).resolve()
+    root = project_root or path.parents[2]
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path}: a spec must be a YAML mapping")
+    top = _section(doc, "", path)
+    src = _section(doc, "source", path)
+    win = _section(doc, "window", path)
+    trn = _section(doc, "training", path)
+    ev = _section(doc, "evaluation", path)
+    push = _section(doc, "push", path)
+    af = _section(doc, "airflow", path)
+
+    name = str(top["name"])
+    if not name.isidentifier():
+        raise SpecError(f"{path}: name must be a Python identifier (it becomes DAG ids), got {name!r}")
+    for key, uri in (("source.uri", src["uri"]), ("push.uri", push["uri"])):
+        if not str(uri).startswith("s3://"):
+            raise SpecError(f"{path}: {key} must be an s3:// URI, got {uri!r}")
+
+    mode = win.get("mode", "all_until_end")
+    if mode not in WINDOW_MODES:
+        raise SpecError(f"{path}: window.mode must be one of {sorted(WINDOW_MODES)}, got {mode!r}")
+    days = _positive_int(win.get("days", 0), "window.days", path, allow_zero=True)
+    if mode == "trailing_days" and days == 0:
+        raise SpecError(f"{path}: window.days must be >= 1 when window.mode is trailing_days")
+
+    thresholds = ev["thresholds"]
+    if not isinstance(thresholds, dict) or not thresholds:
+        raise SpecError(f"{path}: evaluation.thresholds must map metric names to lower bounds")
+    for metric, bound in thresholds.items():
+        if metric not in KNOWN_METRICS:
+            raise SpecError(
+                f"{path}: evaluation.thresholds.{metric} is not a known metric; "
+                f"known: {', '.join(sorted(KNOWN_METRICS))}"
+            )
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not 0.0 <= bound <= 1.0:
+            raise SpecError(f"{path}: evaluation.thresholds.{metric} must be within [0, 1], got {bound!r}")
+    gate_metric = ev.get("gate_metric", "binary_accuracy")
+    if gate_metric not in thresholds:
+        raise SpecError(f"{path}: evaluation.gate_metric {gate_metric!r} must also appear in thresholds")
+    tolerance = ev.get("champion_tolerance", 0.0)
+    if not isinstance(tolerance, (int, float)) or not 0.0 <= tolerance <= 1.0:
+        raise SpecError(f"{path}: evaluation.champion_tolerance must be within [0, 1], got {tolerance!r}")
+
+    return PipelineSpec(
+        name=name,
+        description=str(top.get("description", "")),
+        source=SourceSpec(dataset=str(src["dataset"]), uri=str(src["uri"]).rstrip("/") + "/",
+                          timestamp_column=str(src["timestamp_column"])),
+        window=WindowSpec(mode=mode, days=days),
+        contract=_resolve(root, str(top["contract"]), "contract", path),
+        module_file=_resolve(root, str(top["module_file"]), "module_file", path),
+        training=TrainingSpec(
+            train_steps=_positive_int(trn.get("train_steps", 1000), "training.train_steps", path),
+            eval_steps=_positive_int(trn.get("eval_steps", 150), "training.eval_steps", path),
+        ),
+        evaluation=EvaluationSpec(
+            label_key=str(ev["label_key"]),
+            thresholds={k: float(v) for k, v in thresholds.items()},
+            champion_tolerance=float(tolerance),
+            gate_metric=gate_metric,
+            slices=tuple(str(s) for s in ev.get("slices", ())),
+        ),
+        push=PushSpec(uri=str(push["uri"]).rstrip("/"), model_name=str(push["model_name"])),
+        airflow=AirflowSpec(
+            schedule=str(af.get("schedule", "@daily")),
+            owner=str(af.get("owner", "nightshift")),
+            retries=_positive_int(af.get("retries", 1), "airflow.retries", path, allow_zero=True),
+            retry_delay_minutes=float(af.get("retry_delay_minutes", 1.0)),
+            task_timeout_minutes=_positive_int(af.get("task_timeout_minutes", 60),
+                                               "airflow.task_timeout_minutes", path),
+            tags=tuple(str(t) for t in af.get("tags", ())),
+            start_date=str(af.get("start_date", "2024-01-01")),
+        ),
+        path=path,
+    )
+
+
+def discover_specs(pipelines_dir: Path) -> list[Path]:
+    """Every `pipelines/<name>/pipeline.yaml`, sorted, so DAG ids are stable."""
+    return sorted(pipelines_dir.glob("*/pipeline.yaml"))
