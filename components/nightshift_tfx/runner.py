@@ -94,11 +94,24 @@ def run_node(run: RunConfig, node_id: str) -> int:
     if node_id == "ExampleValidator":
         _raise_on_anomalies(outputs.get("anomalies", []))
     if node_id == "Pusher":
-        pushed = outputs.get("pushed_model", [])
-        if not pushed or not pushed[0].get_int_custom_property("pushed"):
-            return EXIT_NOTHING_TO_PUBLISH
-        log.info("pushed to %s (version %s)", pushed[0].get_string_custom_property("pushed_destination"),
-                 pushed[0].get_string_custom_property("pushed_version"))
+        return _push_exit_code(outputs.get("pushed_model", []))
+    return 0
+
+
+def _push_exit_code(pushed: list) -> int:
+    import json
+
+    from nightshift_tfx.s3_pusher.executor import PUSH_RESULT_FILE
+
+    result_file = Path(pushed[0].uri) / PUSH_RESULT_FILE if pushed else None
+    if result_file is None or not result_file.exists():
+        raise NightshiftError(f"Pusher finished without writing {PUSH_RESULT_FILE}; cannot tell what it did")
+    result = json.loads(result_file.read_text())
+    if not result["pushed"]:
+        for reason in result.get("reasons", []):
+            log.warning("not published: %s", reason)
+        return EXIT_NOTHING_TO_PUBLISH
+    log.info("published %s (version %s)", result["destination"], result["version"])
     return 0
 
 

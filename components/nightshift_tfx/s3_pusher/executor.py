@@ -16,6 +16,15 @@ from nightshift.s3 import client_from_env
 from nightshift_tfx.evaluation_report import blessing_failures, load_metrics
 
 log = logging.getLogger(__name__)
+# Written into the PushedModel artifact's folder: the node runner reads it to tell Airflow whether
+# anything was published (the launcher's returned artifacts predate the executor's properties).
+PUSH_RESULT_FILE = "nightshift_push.json"
+
+
+def _write_result(model_push: types.Artifact, result: dict[str, Any]) -> None:
+    folder = Path(model_push.uri)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PUSH_RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True))
 
 
 class Executor(pusher_executor.Executor):
@@ -25,11 +34,13 @@ class Executor(pusher_executor.Executor):
         model_push = artifact_utils.get_single_instance(output_dict["pushed_model"])
         evaluation_uri = artifact_utils.get_single_uri(input_dict["model_evaluation"])
         if not self.CheckBlessing(input_dict):
-            for line in blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]:
+            reasons = blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]
+            for line in reasons:
                 log.warning("NOT BLESSED: %s", line)
             log.warning("Nothing was uploaded to %s; the served model is unchanged.",
                         exec_properties["destination_uri"])
             self._MarkNotPushed(model_push)
+            _write_result(model_push, {"pushed": False, "reasons": reasons})
             return
 
         run = json.loads(exec_properties.get("run_metadata") or "{}")
@@ -49,4 +60,6 @@ class Executor(pusher_executor.Executor):
         )
         destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
         self._MarkPushed(model_push, pushed_destination=destination, pushed_version=str(manifest.version))
+        _write_result(model_push, {"pushed": True, "destination": destination, "version": manifest.version,
+                                   "metrics": manifest.metrics.get("overall", {})})
         log.info("Published %s as version %d", destination, manifest.version)

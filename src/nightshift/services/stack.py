@@ -1,0 +1,173 @@
+"""The embedded local stack: SeaweedFS + Airflow (API server/UI, scheduler, DAG processor), loopback only.
+
+`make up` / `make down` call `python -m nightshift.services.stack up|down`; the end-to-end tests
+start the same stack on other ports in a temporary folder. Processes are tracked by PID files and
+stopped by PID, never by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.services import envfile, seaweed
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]  # the full environment for every process (from .env, or a test's own)
+
+    @property
+    def var(self) -> Path:
+        return Path(self.env["NIGHTSHIFT_VAR_DIR"])
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var / "log"
+
+    @property
+    def api_port(self) -> int:
+        return int(self.env["AIRFLOW__API__PORT"])
+
+    @property
+    def bin_dir(self) -> Path:
+        return Path(sys.executable).parent
+
+    def process_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _pid(self, name: str) -> int | None:
+        path = self.run_dir / f"{name}.pid"
+        if not path.exists():
+            return None
+        pid = int(path.read_text().strip() or 0)
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            path.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def _spawn(self, name: str, cmd: list[str]) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.process_env(),
+                                cwd=self.env.get("NIGHTSHIFT_HOME", str(PROJECT_ROOT)), start_new_session=True)
+        (self.run_dir / f"{name}.pid").write_text(str(proc.pid))
+        return proc.pid
+
+    def airflow(self, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.process_env(), check=check,
+                              capture_output=capture, text=True)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def init(self) -> None:
+        """Create folders and migrate Airflow's metadata database (skipped when already current)."""
+        home = Path(self.env["AIRFLOW_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        stamp = home / ".migrated"
+        if not stamp.exists():
+            self.airflow("db", "migrate", capture=True)
+            stamp.write_text("ok\n")
+
+    def up(self, *, airflow: bool = True, timeout: float = 180.0) -> None:
+        self.init()
+        if self._pid("seaweedfs") is None:
+            proc = seaweed.start(self.var / "seaweedfs", seaweed.SeaweedPorts(int(self.env["NIGHTSHIFT_S3_PORT"])),
+                                 self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"],
+                                 self._log("seaweedfs"))
+            (self.run_dir / "seaweedfs.pid").write_text(str(proc.pid))
+        if not airflow:
+            return
+        airflow_bin = str(self.bin_dir / "airflow")
+        commands = {
+            "api-server": [airflow_bin, "api-server", "-H", "127.0.0.1", "-p", str(self.api_port), "-w", "1"],
+            "scheduler": [airflow_bin, "scheduler", "--skip-serve-logs"],
+            "dag-processor": [airflow_bin, "dag-processor"],
+        }
+        for name, cmd in commands.items():
+            if self._pid(name) is None:
+                self._spawn(name, cmd)
+        self.wait_api(timeout)
+
+    def _log(self, name: str) -> Path:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{name}.log"
+
+    def wait_api(self, timeout: float) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 - loopback only
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            if self._pid("api-server") is None:
+                raise RuntimeError(f"the Airflow API server exited; see {self._log('api-server')}")
+            time.sleep(1)
+        raise TimeoutError(f"Airflow API on 127.0.0.1:{self.api_port} not healthy after {timeout:.0f}s")
+
+    def down(self) -> list[str]:
+        stopped = []
+        for name in ("dag-processor", "scheduler", "api-server", "seaweedfs"):
+            pid = self._pid(name)
+            if pid is not None:
+                seaweed.stop(pid)
+                stopped.append(f"{name} (pid {pid})")
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, int | None]:
+        return {name: self._pid(name) for name in ("seaweedfs", "api-server", "scheduler", "dag-processor")}
+
+
+def from_checkout(root: Path = PROJECT_ROOT) -> Stack:
+    return Stack(envfile.read(envfile.ensure(root)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nightshift.services.stack")
+    parser.add_argument("action", choices=["init", "up", "down", "status", "s3-up"])
+    args = parser.parse_args(argv)
+    stack = from_checkout()
+    if args.action == "init":
+        stack.init()
+        print(f"nightshift: local settings in {PROJECT_ROOT / '.env'} (git-ignored); Airflow db ready")
+    elif args.action == "s3-up":
+        stack.up(airflow=False)
+        print(f"SeaweedFS S3 on {stack.env['NIGHTSHIFT_S3_ENDPOINT']}")
+    elif args.action == "up":
+        stack.up()
+        print(f"SeaweedFS S3 on {stack.env['NIGHTSHIFT_S3_ENDPOINT']}")
+        print(f"Airflow UI on http://127.0.0.1:{stack.api_port}  (user admin; password in "
+              f"{stack.env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
+    elif args.action == "down":
+        stopped = stack.down()
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        for name, pid in stack.status().items():
+            print(f"{name:14s} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
