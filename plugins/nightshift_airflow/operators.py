@@ -50,7 +50,7 @@ class StageWindowOperator(BaseOperator):
         from nightshift.windows import window_for_interval
 
         days = int(self.window_days or 0)
-        end = context["data_interval_end"] or context["logical_date"]
+        end = _window_end(context)
         window = window_for_interval(end, mode="trailing_days" if days else self.window_mode, days=days)
         self.log.info("data interval ends %s: window %s", end, window.describe())
         dest = run_dir_for(self.pipeline, context["run_id"]) / "data" / "data.csv"
@@ -158,6 +158,14 @@ class TfxNodeOperator(BaseOperator):
 
     def on_kill(self) -> None:
         self.hook.send_sigterm()
+
+
+def _window_end(context: Context) -> Any:
+    """The data interval's end; manual runs may have none (Airflow 3), then their logical date or run_after."""
+    for key in ("data_interval_end", "logical_date"):
+        if context.get(key) is not None:
+            return context[key]
+    return context["dag_run"].run_after
 
 
 def _as_bool(value: Any) -> bool:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nightshift.config import load_settings
+from nightshift.config import load_env_file, load_settings
 from nightshift.errors import NightshiftError
 from nightshift.spec import PipelineSpec, load_spec
 
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    load_env_file()
     try:
         return int(args.func(args))
     except NightshiftError as exc:

@@ -49,3 +49,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         runtime_python=Path(env.get("NIGHTSHIFT_RUNTIME_PYTHON", root / ".venv-tfx" / "bin" / "python")),
         mlmd_sqlite=Path(mlmd) if mlmd else None,
     )
+
+
+def load_env_file(path: Path | None = None) -> None:
+    """Fill os.environ from the checkout's git-ignored .env (what the bootstrap wrote); set values win."""
+    from nightshift.services.envfile import read
+
+    path = path or PROJECT_ROOT / ".env"
+    if path.exists():
+        for key, value in read(path).items():
+            os.environ.setdefault(key, value)

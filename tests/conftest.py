@@ -1,0 +1,92 @@
+"""Shared fixtures. Servers started here listen on 127.0.0.1 on ports apart from `make up`'s."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.services import envfile
+
+TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
+TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT", "18080"))
+
+
+@pytest.fixture(scope="session")
+def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A complete, private environment (own var dir, ports, credentials) for this test session."""
+    var = tmp_path_factory.mktemp("nightshift-var")
+    env = envfile.render(PROJECT_ROOT, s3_port=TEST_S3_PORT, api_port=TEST_API_PORT, var_dir=var)
+    pw_file = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    pw_file.parent.mkdir(parents=True, exist_ok=True)
+    pw_file.write_text('{"admin": "%s"}' % uuid.uuid4().hex)
+    env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apply_test_env(test_env: dict[str, str]) -> Iterator[None]:
+    """Every test process sees only the test environment, never a developer's .env."""
+    saved = dict(os.environ)
+    os.environ.update(test_env)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A real SeaweedFS S3 server on 127.0.0.1:TEST_S3_PORT for the session."""
+    from nightshift.services import seaweed
+
+    var = Path(test_env["NIGHTSHIFT_VAR_DIR"])
+    proc = seaweed.start(var / "seaweedfs", seaweed.SeaweedPorts(TEST_S3_PORT), test_env["AWS_ACCESS_KEY_ID"],
+                         test_env["AWS_SECRET_ACCESS_KEY"], var / "seaweedfs.log")
+    (var / "run").mkdir(exist_ok=True)
+    (var / "run" / "seaweedfs.pid").write_text(str(proc.pid))  # the stack fixture reuses it
+    yield test_env
+    seaweed.stop(proc.pid)
+
+
+@pytest.fixture()
+def s3(s3_server: dict[str, str]):
+    from nightshift.s3 import client_from_env
+
+    return client_from_env()
+
+
+@pytest.fixture()
+def bucket(s3) -> str:
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def taxi_csv() -> Path:
+    from nightshift.cli import taxi_csv_path
+
+    return taxi_csv_path()
+
+
+@pytest.fixture()
+def fake_saved_model(tmp_path: Path) -> Path:
+    """A folder in SavedModel layout (content is arbitrary bytes: the registry never parses it)."""
+    model = tmp_path / "model"
+    (model / "variables").mkdir(parents=True)
+    (model / "assets").mkdir()
+    (model / "saved_model.pb").write_bytes(os.urandom(2048))
+    (model / "variables" / "variables.index").write_bytes(os.urandom(100))
+    (model / "variables" / "variables.data-00000-of-00001").write_bytes(os.urandom(4096))
+    (model / "assets" / "vocab.txt").write_text("Cash\nCredit Card\n")
+    return model
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

@@ -1,0 +1,63 @@
+"""The taxi contract run by Great Expectations for real, on the real data and on broken copies of it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.contracts import load_contract, run_gate
+from nightshift.errors import ContractError, DataContractViolation
+
+pytestmark = pytest.mark.integration
+CONTRACT = PROJECT_ROOT / "data_contracts" / "taxi" / "taxi.v1.json"
+
+
+@pytest.fixture(scope="module")
+def contract():
+    return load_contract(CONTRACT)
+
+
+def test_real_taxi_data_passes_and_report_is_written(contract, taxi_csv, tmp_path):
+    report = tmp_path / "gate.json"
+    result = run_gate(taxi_csv, contract, report)
+    assert result.success and result.rows == 15002
+    doc = json.loads(report.read_text())
+    assert doc["success"] is True and doc["contract"]["version"] == "1"
+    assert len(doc["great_expectations"]["results"]) == len(contract.expectations)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        (lambda df: df.assign(fare=-df["fare"] - 1), "column fare: expect_column_values_to_be_between"),
+        (lambda df: df.drop(columns=["tips"]), "expect_table_columns_to_match_set"),
+        (lambda df: df.assign(payment_type="Bitcoin"), "column payment_type: expect_column_values_to_be_in_set"),
+        (lambda df: df.assign(trip_seconds=df["trip_seconds"].astype(str) + "s"),
+         "column trip_seconds: expect_column_values_to_be_in_type_list"),
+        (lambda df: df.head(50), "expect_table_row_count_to_be_between"),
+    ],
+)
+def test_broken_files_fail_with_column_expectation_and_observation(contract, taxi_csv, tmp_path, breakage, expected):
+    bad = tmp_path / "bad.csv"
+    breakage(pd.read_csv(taxi_csv)).to_csv(bad, index=False)
+    with pytest.raises(DataContractViolation) as err:
+        run_gate(bad, contract)
+    assert str(bad) in str(err.value)
+    assert any(expected in line and "observed" in line for line in err.value.failures), err.value.failures
+
+
+def test_an_invalid_contract_is_refused_not_skipped(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"expectations": [
+        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
+        {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "a"}},
+    ]}))
+    with pytest.raises(ContractError, match=r"expectations\[1\] \(expect_column_values_to_be_purple\)"):
+        load_contract(path)
+    path.write_text(json.dumps({"expectations": [
+        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}, "meta": {"severity": "fatal"}}]}))
+    with pytest.raises(ContractError, match="severity must be 'error' or 'warn'"):
+        load_contract(path)

@@ -1,0 +1,77 @@
+"""Every DAG file loads through Airflow's DagBag, cheaply, with the shape the platform promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.topology import TRAINING_NODES
+
+pytestmark = pytest.mark.integration
+
+_PROBE = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {
+        "tags": sorted(dag.tags), "catchup": dag.catchup,
+        "max_active_runs": dag.max_active_runs, "params": sorted(dag.params.keys()),
+        "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "owner": t.owner, "retries": t.retries,
+                              "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None}
+                  for t in dag.tasks},
+    }
+heavy = [m for m in ("tensorflow", "tfx", "great_expectations", "pandas", "tensorflow_model_analysis")
+         if m in sys.modules]
+out["heavy_modules"] = heavy
+print("JSON:" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag(test_env) -> dict:
+    env = {**os.environ, **test_env}
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(PROJECT_ROOT / "dags")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:")), None)
+    assert line, proc.stdout + proc.stderr
+    return json.loads(line[5:])
+
+
+def test_no_import_errors_and_nothing_heavy_imported(dagbag):
+    assert dagbag["errors"] == {}
+    assert dagbag["heavy_modules"] == []
+
+
+def test_taxi_nightly_shape(dagbag):
+    dag = dagbag["dags"]["taxi_nightly"]
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert "nightshift" in dag["tags"]
+    assert dag["params"] == ["min_accuracy", "publish", "train_steps", "window_days"]
+    tasks = dag["tasks"]
+    for task in tasks.values():
+        assert task["owner"] == "ml-platform" and task["retries"] >= 1 and task["timeout"]
+    assert tasks["data_contract_gate"]["upstream"] == ["stage_window"]
+    assert tasks["compile_tfx_pipeline"]["upstream"] == ["data_contract_gate"]
+    ids = {n.node_id: n.task_id for n in TRAINING_NODES}
+    for node in TRAINING_NODES:
+        expected = sorted(ids[u] for u in node.upstream) or ["compile_tfx_pipeline"]
+        assert tasks[node.task_id]["upstream"] == expected, node.task_id
+
+
+def test_every_dag_is_acyclic(dagbag):
+    for dag_id, dag in dagbag["dags"].items():
+        graph = {t: set(v["upstream"]) for t, v in dag["tasks"].items()}
+        done: set[str] = set()
+        while graph:
+            ready = [t for t, ups in graph.items() if ups <= done]
+            assert ready, f"{dag_id} has a cycle among {sorted(graph)}"
+            for t in ready:
+                done.add(t)
+                del graph[t]

@@ -1,0 +1,63 @@
+"""Seeding and staging the raw landing zone against a real SeaweedFS server."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import pytest
+
+from nightshift.errors import EmptyWindowError, NightshiftError
+from nightshift.landing import seed, split_by_date, stage_window
+from nightshift.s3 import list_keys
+from nightshift.windows import DataWindow
+
+pytestmark = pytest.mark.integration
+
+
+def test_taxi_csv_splits_into_daily_partitions(taxi_csv):
+    header, groups = split_by_date(taxi_csv, "trip_start_timestamp")
+    assert "tips" in header
+    assert sum(len(rows) for rows in groups.values()) == 15002
+    assert min(groups) >= "2013-01-01" and max(groups) <= "2016-12-31"
+    assert len(groups) > 1000  # ~10 trips a day over four years
+
+
+def test_seed_then_stage_a_window_keeps_rows_byte_for_byte(s3, bucket, taxi_csv, tmp_path):
+    uri = f"s3://{bucket}/taxi/"
+    result = seed(s3, taxi_csv, uri, "trip_start_timestamp")
+    assert result.rows == 15002
+    assert len(list_keys(s3, bucket, "taxi/date=")) == result.partitions
+
+    everything = stage_window(s3, uri, DataWindow(None, date(2017, 1, 1)), tmp_path / "all.csv")
+    assert everything.rows == 15002
+    with taxi_csv.open(newline="") as a, everything.path.open(newline="") as b:
+        original = sorted(map(tuple, csv.reader(a)))
+        staged = sorted(map(tuple, csv.reader(b)))
+    assert original == staged  # same header and same field text, in date order instead of file order
+
+    year = stage_window(s3, uri, DataWindow(date(2015, 1, 1), date(2016, 1, 1)), tmp_path / "2015.csv")
+    assert 0 < year.rows < 15002
+    assert year.first_partition.startswith("2015-") and year.last_partition.startswith("2015-")
+
+    again = seed(s3, taxi_csv, uri, "trip_start_timestamp")  # idempotent: same keys overwritten
+    assert len(list_keys(s3, bucket, "taxi/date=")) == again.partitions == result.partitions
+
+
+def test_stage_refuses_an_empty_window(s3, bucket, tmp_path):
+    with pytest.raises(EmptyWindowError, match=f"s3://{bucket}/taxi/"):
+        stage_window(s3, f"s3://{bucket}/taxi/", DataWindow(None, date(2000, 1, 1)), tmp_path / "x.csv")
+
+
+def test_stage_refuses_partitions_with_a_different_header(s3, bucket, tmp_path):
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-01/part-00000.csv", Body=b"a,b\n1,2\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-02/part-00000.csv", Body=b"a,c\n1,2\n")
+    with pytest.raises(NightshiftError, match="date=2016-01-02/part-00000.csv: header differs"):
+        stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / "x.csv")
+
+
+def test_seed_names_a_missing_timestamp_column(tmp_path, s3, bucket):
+    path = tmp_path / "no_ts.csv"
+    path.write_text("fare,tips\n1,2\n")
+    with pytest.raises(NightshiftError, match="no_ts.csv: column 'trip_start_timestamp' not found"):
+        seed(s3, path, f"s3://{bucket}/x/", "trip_start_timestamp")

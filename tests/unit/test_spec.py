@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.errors import SpecError
+from nightshift.spec import discover_specs, load_spec
+
+pytestmark = pytest.mark.unit
+TAXI = PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"
+
+
+def test_taxi_spec_loads_with_resolved_paths_and_thresholds():
+    spec = load_spec(TAXI, PROJECT_ROOT)
+    assert spec.nightly_dag_id == "taxi_nightly"
+    assert spec.module_file == PROJECT_ROOT / "pipelines" / "taxi" / "model.py"
+    assert spec.contract.is_file()
+    assert spec.evaluation.thresholds["binary_accuracy"] == 0.6
+    assert spec.evaluation.slices == ("trip_start_hour",)
+    assert spec.push.uri == "s3://nightshift-models/taxi"
+
+
+def test_discover_finds_taxi():
+    assert TAXI in discover_specs(PROJECT_ROOT / "pipelines")
+
+
+def _write_variant(tmp_path: Path, change) -> Path:
+    doc = yaml.safe_load(TAXI.read_text())
+    doc["contract"] = str(PROJECT_ROOT / doc["contract"])
+    doc["module_file"] = str(PROJECT_ROOT / doc["module_file"])
+    change(doc)
+    path = tmp_path / "pipelines" / "bad" / "pipeline.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(trainig={}), "unknown key(s) trainig"),
+        (lambda d: d["evaluation"].update(colour="red"), "evaluation.colour"),
+        (lambda d: d.update(module_file="/nonexistent/model.py"), "module_file points to /nonexistent/model.py"),
+        (lambda d: d["evaluation"]["thresholds"].update(binary_accuracy=1.5), "thresholds.binary_accuracy must be within [0, 1]"),
+        (lambda d: d["evaluation"]["thresholds"].update(accuracyy=0.5), "accuracyy is not a known metric"),
+        (lambda d: d["training"].update(train_steps=0), "training.train_steps must be an integer >= 1"),
+        (lambda d: d.update(window={"mode": "trailing_days"}), "window.days must be >= 1"),
+        (lambda d: d["push"].update(uri="/local/folder"), "push.uri must be an s3:// URI"),
+        (lambda d: d.pop("push"), "missing required key(s) push"),
+    ],
+)
+def test_bad_specs_name_file_and_key(tmp_path, change, message):
+    path = _write_variant(tmp_path, change)
+    with pytest.raises(SpecError) as err:
+        load_spec(path, PROJECT_ROOT)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
