@@ -1,4 +1,7 @@
-"""Runtime entry point: `python -m nightshift_tfx compile|node --run-dir DIR [--node ID]`."""
+"""Runtime entry point: `python -m nightshift_tfx compile|node|local --run-dir DIR [--node ID]`.
+
+`local` runs the whole pipeline in this one process with TFX's LocalDagRunner (debugging, benchmarks).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nightshift_tfx")
-    parser.add_argument("command", choices=["compile", "node"])
+    parser.add_argument("command", choices=["compile", "node", "local"])
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--node")
     args = parser.parse_args(argv)
@@ -29,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     run = RunConfig.read(args.run_dir)
     if args.command == "compile":
         runner.compile_run(run)
+        return 0
+    if args.command == "local":
+        runner.run_local(run)
         return 0
     if not args.node:
         parser.error("node needs --node")

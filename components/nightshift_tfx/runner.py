@@ -54,6 +54,16 @@ def compile_run(run: RunConfig) -> Path:
     return run.ir_path
 
 
+def run_local(run: RunConfig) -> None:
+    """The same pipeline under TFX's own LocalDagRunner, in one process: the baseline for benchmarks."""
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from nightshift_tfx.pipeline import create_pipeline
+
+    Path(run.mlmd_sqlite).parent.mkdir(parents=True, exist_ok=True)
+    LocalDagRunner().run(create_pipeline(load_spec(run.spec_path), run))
+
+
 def load_ir(path: Path) -> pipeline_pb2.Pipeline:
     ir = pipeline_pb2.Pipeline()
     ir.ParseFromString(path.read_bytes())

@@ -137,6 +137,24 @@ def _transform_signature(model, tf_transform_output):
     return transform
 
 
+def _write_feature_spec(serving_model_dir: str, tf_transform_output) -> None:
+    """Record the raw serving features next to the SavedModel (assets.extra/, which TF Serving
+    ignores), so scoring jobs build tf.Examples with the exact types the signature parses."""
+    import json
+    import os
+
+    spec = {}
+    for name, feature in tf_transform_output.raw_feature_spec().items():
+        if name == LABEL_KEY:
+            continue
+        dtype = {tf.float32: "float", tf.int64: "int", tf.string: "string"}[feature.dtype]
+        spec[name] = {"dtype": dtype, "required": isinstance(feature, tf.io.FixedLenFeature)}
+    folder = os.path.join(serving_model_dir, "assets.extra")
+    tf.io.gfile.makedirs(folder)
+    with tf.io.gfile.GFile(os.path.join(folder, "nightshift_features.json"), "w") as fh:
+        fh.write(json.dumps(spec, indent=2, sort_keys=True))
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trainer callback: fit on transformed examples, save with both signatures."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -155,3 +173,4 @@ def run_fn(fn_args: FnArgs) -> None:
         "transform_features": _transform_signature(model, tf_transform_output),
     }
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    _write_feature_spec(fn_args.serving_model_dir, tf_transform_output)

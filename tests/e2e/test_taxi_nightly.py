@@ -1,0 +1,145 @@
+"""End to end, nothing faked: SeaweedFS + Airflow (API server, scheduler, DAG processor, LocalExecutor)
+run `taxi_nightly` on the real taxi data; TFX trains and evaluates in .venv-tfx; the model lands in S3.
+
+Runs are triggered through Airflow's REST API with a params body, exactly as the UI's trigger form does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nightshift.airflow_api import AirflowApiError, AirflowClient
+from nightshift.config import load_settings
+from nightshift.registry.layout import pointer_key
+from nightshift.registry.store import ModelRegistry
+from nightshift.services.stack import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+DAG_ID = "taxi_nightly"
+MODEL_URI = "s3://nightshift-models/taxi"
+
+
+@pytest.fixture(scope="module")
+def stack(s3_server, test_env) -> Stack:
+    env = dict(test_env)
+    # Only runs we trigger: the scheduler must not add the nightly interval's own run beside them.
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+    stack = Stack(env)
+    stack.up(timeout=240)
+    yield stack
+    stack.down()
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> AirflowClient:
+    client = AirflowClient.from_env(stack.env)
+    client.wait_for_dag(DAG_ID, timeout=240)
+    client.unpause(DAG_ID)
+    return client
+
+
+@pytest.fixture(scope="module")
+def seeded(stack, taxi_csv):
+    from nightshift.landing import seed
+    from nightshift.s3 import client_from_env
+
+    return seed(client_from_env(), taxi_csv, "s3://nightshift-raw/taxi/", "trip_start_timestamp")
+
+
+def _task_states(api: AirflowClient, run_id: str) -> dict[str, str]:
+    return {ti["task_id"]: ti["state"] for ti in api.task_instances(DAG_ID, run_id)}
+
+
+def _failure_report(api: AirflowClient, run_id: str) -> str:
+    states = _task_states(api, run_id)
+    failed = [t for t, s in states.items() if s in ("failed", "upstream_failed")]
+    logs = "".join(f"\n--- {t} ---\n{api.task_log(DAG_ID, run_id, t)[-4000:]}" for t in failed[:2])
+    return f"states={states}{logs}"
+
+
+def test_form_refuses_a_wrong_value_with_a_message(api):
+    with pytest.raises(AirflowApiError) as err:
+        api.trigger(DAG_ID, conf={"train_steps": -5}, run_id="bad_params")
+    assert err.value.status in (400, 422)
+    assert "train_steps" in err.value.body
+
+
+def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded, taxi_csv, tmp_path):
+    run_id = "e2e_publish"
+    api.trigger(DAG_ID, conf={"train_steps": 900, "min_accuracy": 0.6, "window_days": 0, "publish": True},
+                run_id=run_id)
+    run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
+    assert run["state"] == "success", _failure_report(api, run_id)
+
+    states = _task_states(api, run_id)
+    for task in ("stage_window", "data_contract_gate", "compile_tfx_pipeline", "example_gen", "statistics_gen",
+                 "schema_gen", "example_validator", "transform", "trainer", "latest_blessed_model_resolver",
+                 "evaluator", "pusher"):
+        assert states[task] == "success", states
+
+    # The component's own log lines are in its Airflow task log.
+    trainer_log = api.task_log(DAG_ID, run_id, "trainer")
+    assert "running TFX node Trainer" in trainer_log
+    assert "num_steps: 900" in trainer_log  # the form's train_steps reached the Trainer
+
+    from nightshift.s3 import client_from_env
+
+    s3 = client_from_env()
+    registry = ModelRegistry(s3, MODEL_URI)
+    pointer = registry.read_pointer()
+    manifest = registry.read_manifest(pointer.version)
+    assert manifest.run_id == run_id and pointer.run_id == run_id
+    assert registry.check_files(manifest) == []
+    assert {"saved_model.pb", "variables/variables.index"} <= {f.path for f in manifest.files}
+    assert manifest.extra["train_steps"] == 900
+    assert manifest.data_window["rows"] == 15002 and manifest.data_window["start"] is None
+    assert manifest.contract["name"] == "taxi" and manifest.contract["version"] == "1"
+    overall = manifest.metrics["overall"]
+    assert overall["binary_accuracy"] >= 0.75, overall
+    assert {"auc", "precision", "recall", "f1"} <= set(overall)
+    assert len(manifest.metrics["slices"]["trip_start_hour"]) >= 20
+
+    # Load it from S3 in the TFX interpreter (checksums verified on download) and score raw rows.
+    settings = load_settings()
+    out = subprocess.run(
+        [str(settings.runtime_python), "-m", "nightshift_tfx.scoring", "--model-uri", MODEL_URI,
+         "--csv", str(taxi_csv), "--limit", "200"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    scored = json.loads(out.stdout.strip().splitlines()[-1])
+    assert scored["version"] == pointer.version and scored["rows"] == 200
+    assert len(scored["scores"]) == 200 and all(0.0 <= s <= 1.0 for s in scored["scores"])
+    assert len({round(s, 4) for s in scored["scores"]}) > 10  # a real model, not a constant
+
+
+def test_unblessed_model_is_not_published_and_log_names_the_metric(api, seeded):
+    from nightshift.s3 import client_from_env
+
+    s3 = client_from_env()
+    before = s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read()
+    versions_before = ModelRegistry(s3, MODEL_URI).versions()
+
+    run_id = "e2e_not_blessed"
+    api.trigger(DAG_ID, conf={"train_steps": 300, "min_accuracy": 0.99}, run_id=run_id)
+    run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
+    assert run["state"] == "success", _failure_report(api, run_id)
+    assert _task_states(api, run_id)["pusher"] == "skipped"
+    log = api.task_log(DAG_ID, run_id, "pusher")
+    assert "NOT BLESSED: binary_accuracy (overall)" in log and "0.99" in log
+
+    assert s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read() == before
+    assert ModelRegistry(s3, MODEL_URI).versions() == versions_before
+
+
+def test_cli_lists_published_versions_with_checksum_status(stack, api):
+    settings_bin = Path(load_settings().project_root) / ".venv" / "bin" / "nightshift"
+    out = subprocess.run([str(settings_bin), "models", "list", "taxi"], capture_output=True, text=True,
+                         env={**stack.process_env()}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "s3://nightshift-models/taxi/1/" in out.stdout
+    assert "binary_accuracy=" in out.stdout and "checksums: OK" in out.stdout
