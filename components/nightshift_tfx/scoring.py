@@ -47,7 +47,9 @@ def rows_to_examples(rows: list[dict[str, str]], spec: dict[str, dict[str, Any]]
                 else:
                     feats[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw.encode()]))
             except ValueError as exc:
-                raise ValueError(f"{where}: row {i + 1}: column {name!r}: expected {info['dtype']}, got {raw!r}") from exc
+                raise ValueError(
+                    f"{where}: row {i + 1}: column {name!r}: expected {info['dtype']}, got {raw!r}"
+                ) from exc
         out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
     return out
 
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from nightshift.s3 import client_from_env
 
     with Path(args.csv).open(newline="", encoding="utf-8") as fh:
-        rows = [row for _, row in zip(range(args.limit), csv.DictReader(fh))]
+        rows = [row for _, row in zip(range(args.limit), csv.DictReader(fh), strict=False)]
     with tempfile.TemporaryDirectory() as tmp:
         manifest = ModelRegistry(client_from_env(), args.model_uri).download_serving(Path(tmp), args.version)
         scores = score_rows(Path(tmp), rows, args.csv)

@@ -84,9 +84,12 @@ def _describe(exp_type: str, kwargs: dict[str, Any], result: dict[str, Any]) -> 
 
 def validate_frame(df: pd.DataFrame, contract: Contract) -> GateResult:
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     context = gx.get_context(mode="ephemeral")
+    # Progress bars are terminal art; in an Airflow task log they are hundreds of noise lines.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     asset = context.data_sources.add_pandas(name="nightshift").add_dataframe_asset(name=contract.name)
     batch = asset.add_batch_definition_whole_dataframe("window").get_batch(batch_parameters={"dataframe": df})
     expectations = [

@@ -119,7 +119,7 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     rows = 0
     with tmp.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        for key, body in zip(keys, bodies):
+        for key, body in zip(keys, bodies, strict=True):
             reader = csv.reader(io.StringIO(body.decode("utf-8")))
             part_header = next(reader, None)
             if part_header is None:

@@ -9,9 +9,9 @@ The taxi demo has ~10 trips a day over 2013-2016, so windows routinely span mont
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
 
 from nightshift.errors import EmptyWindowError
 
