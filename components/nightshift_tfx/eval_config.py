@@ -35,7 +35,16 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
                 value_threshold=tfma.GenericValueThreshold(lower_bound={"value": bounds[name]}),
                 change_threshold=change,
             )
-        metrics.append(tfma.MetricConfig(class_name=TFMA_CLASS[name], threshold=threshold))
+        if threshold is None:
+            metrics.append(tfma.MetricConfig(class_name=TFMA_CLASS[name]))
+        else:
+            # Gate on the overall slice only; per-slice values (e.g. one hour's few hundred trips) are
+            # reported in the manifest, but are too noisy to veto a model on their own.
+            metrics.append(tfma.MetricConfig(
+                class_name=TFMA_CLASS[name],
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                                                   threshold=threshold)],
+            ))
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(

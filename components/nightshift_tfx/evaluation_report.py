@@ -70,5 +70,15 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
 
 
 def _threshold_text(threshold: Any) -> str:
-    text = str(threshold).replace("\n", " ").strip()
-    return " ".join(text.split())
+    parts = []
+    if threshold.HasField("value_threshold"):
+        vt = threshold.value_threshold
+        if vt.HasField("lower_bound"):
+            parts.append(f"lower bound {vt.lower_bound.value:g}")
+        if vt.HasField("upper_bound"):
+            parts.append(f"upper bound {vt.upper_bound.value:g}")
+    if threshold.HasField("change_threshold"):
+        ct = threshold.change_threshold
+        if ct.HasField("absolute"):
+            parts.append(f"change vs. champion >= {ct.absolute.value:g}")
+    return " and ".join(parts) or " ".join(str(threshold).split())

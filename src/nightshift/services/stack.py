@@ -126,9 +126,10 @@ class Stack:
             time.sleep(1)
         raise TimeoutError(f"Airflow API on 127.0.0.1:{self.api_port} not healthy after {timeout:.0f}s")
 
-    def down(self) -> list[str]:
+    def down(self, *, include_s3: bool = True) -> list[str]:
         stopped = []
-        for name in ("dag-processor", "scheduler", "api-server", "seaweedfs"):
+        names = ("dag-processor", "scheduler", "api-server") + (("seaweedfs",) if include_s3 else ())
+        for name in names:
             pid = self._pid(name)
             if pid is not None:
                 seaweed.stop(pid)
