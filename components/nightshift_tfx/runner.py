@@ -103,6 +103,7 @@ def run_node(run: RunConfig, node_id: str) -> int:
     outputs = info.output_dict or {}
     if node_id == "ExampleValidator":
         _raise_on_anomalies(outputs.get("anomalies", []))
+        _raise_on_drift(run, info.input_dict or {}, connection)
     if node_id == "Pusher":
         return _push_exit_code(outputs.get("pushed_model", []))
     return 0
@@ -123,6 +124,35 @@ def _push_exit_code(pushed: list) -> int:
         return EXIT_NOTHING_TO_PUBLISH
     log.info("published %s (version %s)", result["destination"], result["version"])
     return 0
+
+
+def _raise_on_drift(run: RunConfig, inputs: dict, connection) -> None:
+    """Compare this run's train statistics with the latest earlier statistics in MLMD."""
+    from tfx.utils import io_utils
+
+    from nightshift_tfx.drift import drift_problems, load_split_stats
+
+    spec = load_spec(run.spec_path)
+    if not (spec.drift.categorical_linf or spec.drift.numeric_js or spec.drift.features):
+        return
+    current = inputs["statistics"][0]
+    with metadata.Metadata(connection) as m:
+        earlier = [a for a in m.store.get_artifacts_by_type("ExampleStatistics")
+                   if a.id < current.id and a.state == a.LIVE and Path(a.uri).exists()]
+    if not earlier:
+        log.info("drift: no earlier statistics in MLMD; nothing to compare with (first run)")
+        return
+    previous = max(earlier, key=lambda a: a.id)
+    schema_file = Path(inputs["schema"][0].uri) / "schema.pbtxt"
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = io_utils.parse_pbtxt_file(str(schema_file), schema_pb2.Schema())
+    problems = drift_problems(load_split_stats(current.uri), load_split_stats(previous.uri), schema, spec.drift)
+    log.info("drift: compared statistics %s with the previous run's %s: %d drifted feature(s)", current.uri,
+             previous.uri, len(problems))
+    if problems:
+        raise AnomaliesFound("Drift beyond the spec's bounds; training is stopped:\n"
+                             + "\n".join(f"  - {p}" for p in problems))
 
 
 def _raise_on_anomalies(artifacts: list) -> None:

@@ -79,6 +79,7 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         )
         gate = DataContractGateOperator(
             task_id=GATE_TASK, pipeline=spec.name, contract_path=str(spec.contract), staged_task_id=STAGE_TASK,
+            reports_uri=spec.reports_uri,
         )
         compile_task = CompileTfxPipelineOperator(
             task_id=COMPILE_TASK, pipeline=spec.name, spec_path=str(spec.path), staged_task_id=STAGE_TASK,

@@ -61,25 +61,42 @@ class StageWindowOperator(BaseOperator):
 
 
 class DataContractGateOperator(BaseOperator):
-    """Great Expectations gate on exactly the staged data; a failure stops the run before training."""
+    """Great Expectations gate on exactly the staged data; a failure stops the run before training.
 
-    def __init__(self, *, pipeline: str, contract_path: str, staged_task_id: str, **kwargs: Any):
+    The full result and GX's Data Docs page go to `<reports_uri>/<pipeline>/<run id>/` whether the gate
+    passes or not; a failure ends the task with one line per failed expectation.
+    """
+
+    def __init__(self, *, pipeline: str, contract_path: str, staged_task_id: str, reports_uri: str,
+                 aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.contract_path = contract_path
         self.staged_task_id = staged_task_id
+        self.reports_uri = reports_uri
+        self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def hook(self) -> NightshiftS3Hook:
+        return NightshiftS3Hook(self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.contracts import load_contract, run_gate
+        from nightshift.contracts import check_staged, enforce, load_contract, window_parameters, write_report
+        from nightshift.reports import upload_folder
 
         staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
         contract = load_contract(self.contract_path)
-        report = run_dir_for(self.pipeline, context["run_id"]) / "reports" / "contract_gate.json"
-        result = run_gate(Path(staged["path"]), contract, report)
-        self.log.info("contract %s v%s passed on %d rows (%d warnings); report: %s", contract.name,
-                      contract.version, result.rows, len(result.warnings), report)
-        return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings,
-                "report": str(report)}
+        local = run_dir_for(self.pipeline, context["run_id"]) / "reports" / "contract_gate"
+        result = check_staged(Path(staged["path"]), contract, window_parameters(staged.get("start"), staged.get("end")),
+                              staged.get("problems", []))
+        write_report(result, local, staged["path"])
+        uri = upload_folder(self.hook.get_client(), local, f"{self.reports_uri}/{self.pipeline}/{context['run_id']}/"
+                                                           "contract_gate")
+        self.log.info("data-quality report: %s/data_docs.html (full result: %s/gate_result.json)", uri, uri)
+        enforce(result, f"data window {staged.get('start') or 'beginning'}..{staged.get('end')} ({staged['path']})")
+        self.log.info("contract %s v%s passed on %d rows (%d warnings)", contract.name, contract.version,
+                      result.rows, len(result.warnings))
+        return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings, "report": uri}
 
 
 class CompileTfxPipelineOperator(BaseOperator):

@@ -85,6 +85,85 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 1 if any(s.problems for s in statuses) else 0
 
 
+def contract_for(dataset: str) -> Path:
+    """The newest contract version of a dataset: data_contracts/<dataset>/<name>.v<N>.json."""
+    import re
+
+    folder = load_settings().project_root / "data_contracts" / dataset
+    versions = sorted(
+        ((int(m.group(1)), p) for p in folder.glob("*.json") if (m := re.search(r"\.v(\d+)\.json$", p.name))),
+    )
+    if not versions:
+        raise NightshiftError(f"no contract for dataset {dataset!r}: expected {folder}/<name>.v<N>.json")
+    return versions[-1][1]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from nightshift.contracts import load_contract, validate_frame, window_parameters
+    from nightshift.reading import UnreadableInput, read_table
+    from nightshift.windows import partition_date
+
+    contract = load_contract(contract_for(args.dataset))
+    day = partition_date(args.source)
+    scope = args.scope or ("partition" if day else "window")
+    try:
+        df = read_table(args.source, expected_columns=_expected_columns(contract))
+    except UnreadableInput as exc:
+        print(f"UNREADABLE {exc}")
+        return 2
+    if scope == "partition":
+        from dataclasses import replace
+
+        contract = replace(contract, expectations=[e for e in contract.expectations
+                                                   if e.get("meta", {}).get("scope") != "window"])
+    if day:
+        params = window_parameters(day.isoformat(), (day + _one_day()).isoformat())
+    else:
+        params = window_parameters(None, None)
+    result = validate_frame(df, contract, params)
+    for line in result.warnings:
+        print(f"WARN {line}")
+    for line in result.failures:
+        print(f"FAIL {line}")
+    verdict = "meets" if result.success else "does not meet"
+    print(f"{args.source}: {result.rows} rows {verdict} contract {contract.path.name} (v{contract.version}, "
+          f"{scope} scope): {len(result.failures)} failure(s), {len(result.warnings)} warning(s)")
+    return 0 if result.success else 1
+
+
+def _one_day():
+    from datetime import timedelta
+
+    return timedelta(days=1)
+
+
+def _expected_columns(contract) -> list[str] | None:
+    for e in contract.expectations:
+        if e["type"] == "expect_table_columns_to_match_set":
+            return list(e["kwargs"].get("column_set", []))
+    return None
+
+
+def cmd_contract_draft(args: argparse.Namespace) -> int:
+    from nightshift.contract_draft import draft_contract
+    from nightshift.reading import UnreadableInput, read_table
+
+    try:
+        df = read_table(args.sample)
+    except UnreadableInput as exc:
+        print(f"UNREADABLE {exc}", file=sys.stderr)
+        return 2
+    folder = load_settings().project_root / "data_contracts" / args.dataset
+    out = Path(args.output) if args.output else folder / f"{args.dataset}.v1.json"
+    if out.exists() and not args.force:
+        raise NightshiftError(f"{out} exists; pass --force to overwrite or --output to write elsewhere")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = draft_contract(df, args.dataset, Path(args.sample).name)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {out} ({len(doc['expectations'])} expectations from {len(df)} sample rows); review it before use")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("model")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_models_list)
+
+    val = sub.add_parser("validate",
+                         help="check a file against its dataset's contract (exit 0 ok, 1 fails, 2 unreadable)")
+    val.add_argument("dataset")
+    val.add_argument("source", help="a local path or s3://bucket/key (CSV, optionally gzip'd)")
+    val.add_argument("--scope", choices=["window", "partition"],
+                     help="partition skips window-level expectations (row counts); default: partition when the "
+                          "path holds date=YYYY-MM-DD, else window")
+    val.set_defaults(func=cmd_validate)
+
+    contract = sub.add_parser("contract", help="data contracts")
+    contract_sub = contract.add_subparsers(dest="contract_command", required=True)
+    draft = contract_sub.add_parser("draft", help="write a first contract from a sample file, for a person to edit")
+    draft.add_argument("dataset")
+    draft.add_argument("sample")
+    draft.add_argument("--output")
+    draft.add_argument("--force", action="store_true")
+    draft.set_defaults(func=cmd_contract_draft)
     return parser
 
 

@@ -69,6 +69,23 @@ class GateResult:
     failures: list[str] = field(default_factory=list)  # severity error
     warnings: list[str] = field(default_factory=list)  # severity warn
     raw: dict[str, Any] = field(default_factory=dict)  # GX's full result, JSON-able
+    outcome: Any = None  # GX's ExpectationSuiteValidationResult, for Data Docs
+    problems: list[str] = field(default_factory=list)  # input that never reached GX (unreadable parts)
+
+    def summary_lines(self) -> list[str]:
+        return self.problems + self.failures
+
+
+def render_data_docs(result: GateResult) -> str:
+    """Great Expectations' own Data Docs page for this validation result, as one HTML document."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    if result.outcome is None:
+        return "<html><body><h1>No validation ran</h1><ul>" + "".join(
+            f"<li>{p}</li>" for p in result.problems) + "</ul></body></html>"
+    document = ValidationResultsPageRenderer().render(result.outcome)
+    return DefaultJinjaPageView().render(document)
 
 
 def _describe(exp_type: str, kwargs: dict[str, Any], result: dict[str, Any]) -> str:
@@ -82,7 +99,8 @@ def _describe(exp_type: str, kwargs: dict[str, Any], result: dict[str, Any]) -> 
     return f"column {column}: {exp_type}: observed {observed}; expected {expected}"
 
 
-def validate_frame(df: pd.DataFrame, contract: Contract) -> GateResult:
+def validate_frame(df: pd.DataFrame, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
+    """Run the suite; `parameters` fill `{"$PARAMETER": name}` values (e.g. the run's window bounds)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -97,8 +115,10 @@ def validate_frame(df: pd.DataFrame, contract: Contract) -> GateResult:
         for e in contract.expectations
     ]
     suite = gx.ExpectationSuite(name=contract.name, expectations=expectations)
-    outcome = batch.validate(suite, result_format="SUMMARY")
+    params = {**window_parameters(None, None), **(parameters or {})}  # open window unless a run gives one
+    outcome = batch.validate(suite, result_format="SUMMARY", expectation_parameters=params)
     result = GateResult(contract=contract, success=True, rows=len(df), raw=outcome.to_json_dict())
+    result.outcome = outcome
     for r in outcome.results:
         if r.success:
             continue
@@ -115,26 +135,71 @@ def validate_frame(df: pd.DataFrame, contract: Contract) -> GateResult:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    import pandas as pd
+    from nightshift.reading import read_table
 
-    return pd.read_csv(path, low_memory=False)
+    return read_table(str(path))
 
 
-def run_gate(csv_path: Path, contract: Contract, report_path: Path | None = None) -> GateResult:
-    """Validate a staged file; write the full result JSON; raise DataContractViolation on errors."""
-    result = validate_frame(read_csv(csv_path), contract)
-    if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(
-            {"file": str(csv_path), "contract": contract.identity(), "success": result.success, "rows": result.rows,
-             "failures": result.failures, "warnings": result.warnings, "great_expectations": result.raw},
-            indent=2, default=str))
+def window_parameters(start: str | None, end: str | None) -> dict[str, int]:
+    """Suite parameters for the run's window, as unix seconds: rows outside it are a stale or
+    mislabelled partition (a contract refers to them as {"$PARAMETER": "window_start_ts"})."""
+    from datetime import date, datetime, timezone
+
+    def ts(day: str) -> int:
+        return int(datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone.utc).timestamp())
+
+    return {"window_start_ts": ts(start) if start else 0, "window_end_ts": (ts(end) - 1) if end else 2**62}
+
+
+def write_report(result: GateResult, folder: Path, source: str) -> list[Path]:
+    """gate_result.json (the whole GX result) and data_docs.html (GX's rendering of it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / "gate_result.json"
+    json_path.write_text(json.dumps(
+        {"source": source, "contract": result.contract.identity(), "success": result.success, "rows": result.rows,
+         "problems": result.problems, "failures": result.failures, "warnings": result.warnings,
+         "great_expectations": result.raw},
+        indent=2, default=str))
+    html_path = folder / "data_docs.html"
+    html_path.write_text(render_data_docs(result))
+    return [json_path, html_path]
+
+
+def enforce(result: GateResult, source: str) -> GateResult:
+    """Log warnings; raise DataContractViolation (one line per failure) when anything is an error."""
+    contract = result.contract
     for line in result.warnings:
         log.warning("contract %s v%s WARN: %s", contract.name, contract.version, line)
-    if not result.success:
+    if not result.success or result.problems:
+        lines = result.summary_lines()
         raise DataContractViolation(
-            f"{csv_path}: {len(result.failures)} expectation(s) of contract {contract.path.name} "
-            f"(v{contract.version}) failed",
-            result.failures,
+            f"{source}: {len(lines)} problem(s) against contract {contract.path.name} (v{contract.version})", lines
         )
     return result
+
+
+def check_staged(csv_path: Path, contract: Contract, parameters: dict[str, Any] | None = None,
+                 problems: list[str] | None = None) -> GateResult:
+    """Validate a staged window. Partitions that staging could not merge arrive as `problems`;
+    when nothing at all could be read, those problems are the whole result."""
+    from nightshift.reading import UnreadableInput
+
+    problems = list(problems or [])
+    try:
+        df = read_csv(csv_path)
+    except UnreadableInput as exc:
+        if not problems:
+            problems.append(str(exc))
+        return GateResult(contract=contract, success=False, rows=0, problems=problems)
+    result = validate_frame(df, contract, parameters)
+    result.problems = problems
+    return result
+
+
+def run_gate(csv_path: Path, contract: Contract, report_dir: Path | None = None,
+             parameters: dict[str, Any] | None = None, problems: list[str] | None = None) -> GateResult:
+    """Validate a staged file; write the report; raise DataContractViolation on errors."""
+    result = check_staged(csv_path, contract, parameters, problems)
+    if report_dir is not None:
+        write_report(result, report_dir, str(csv_path))
+    return enforce(result, str(csv_path))

@@ -90,6 +90,7 @@ class StagedData:
     first_partition: str
     last_partition: str
     window: DataWindow
+    problems: tuple[str, ...] = ()  # partitions left out because they could not be merged; the gate fails on them
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,11 +100,25 @@ class StagedData:
             "first_partition": self.first_partition,
             "last_partition": self.last_partition,
             "path": str(self.path),
+            "problems": list(self.problems),
         }
 
 
+def _header_problem(where: str, expected: list[str], got: list[str]) -> str | None:
+    if got == expected or sorted(got) == sorted(expected):
+        return None
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    return (f"{where}: columns differ from the window's first partition: missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'}")
+
+
 def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, workers: int = 8) -> StagedData:
-    """Download the window's partitions and concatenate them (one header) into `dest`."""
+    """Download the window's partitions and merge them (one header, the first partition's column order)
+    into `dest`. A partition that cannot be read or has other columns is left out and reported in
+    `problems`, so the contract gate can name it; nothing here decides whether the data is good."""
+    from nightshift.reading import UnreadableInput, decode_text
+
     base = S3Uri.parse(raw_uri)
     keys = select_partitions(list_keys(client, base.bucket, base.key), window, where=raw_uri)
 
@@ -117,25 +132,43 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     tmp = dest.with_suffix(".partial")
     header: list[str] | None = None
     rows = 0
+    problems: list[str] = []
     with tmp.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         for key, body in zip(keys, bodies, strict=True):
-            reader = csv.reader(io.StringIO(body.decode("utf-8")))
-            part_header = next(reader, None)
-            if part_header is None:
-                continue  # an empty object holds no rows; the gate decides whether the total is enough
+            where = f"s3://{base.bucket}/{key}"
+            try:
+                text = decode_text(body, where)
+            except UnreadableInput as exc:
+                problems.append(str(exc))
+                continue
+            reader = csv.reader(io.StringIO(text))
+            part_header = next(reader, None) or []
             if header is None:
+                if len(part_header) < 2:
+                    problems.append(f"{where}: delimiter: the header parsed as one column {part_header!r}; "
+                                    "expected ',' between columns")
+                    continue
                 header = part_header
                 writer.writerow(header)
-            elif part_header != header:
-                raise NightshiftError(
-                    f"s3://{base.bucket}/{key}: header differs from the window's first partition; "
-                    f"expected {','.join(header)}, got {','.join(part_header)}"
-                )
+            elif problem := _header_problem(where, header, part_header):
+                problems.append(problem)
+                continue
+            order = [part_header.index(c) for c in header]
+            kept: list[list[str]] = []
             for row in reader:
-                writer.writerow(row)
-                rows += 1
+                if len(row) != len(part_header):
+                    problems.append(f"{where}: line {reader.line_num}: {len(row)} fields, header has "
+                                    f"{len(part_header)}")
+                    break
+                kept.append([row[i] for i in order])
+            else:
+                writer.writerows(kept)  # a partition goes in whole or not at all
+                rows += len(kept)
+        if header is None:
+            writer.writerow([])
     tmp.replace(dest)
     first, last = partition_date(keys[0]), partition_date(keys[-1])
-    log.info("staged %d rows from %d partitions (%s .. %s) into %s", rows, len(keys), first, last, dest)
-    return StagedData(dest, rows, len(keys), str(first), str(last), window)
+    log.info("staged %d rows from %d partitions (%s .. %s) into %s; %d problem(s)", rows, len(keys), first, last,
+             dest, len(problems))
+    return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems))

@@ -64,6 +64,15 @@ class AirflowSpec:
 
 
 @dataclass(frozen=True)
+class DriftSpec:
+    """TFDV drift of this run's statistics against the previous run's (0 = not checked)."""
+
+    categorical_linf: float = 0.0  # L-infinity distance bound for string features
+    numeric_js: float = 0.0  # Jensen-Shannon divergence bound for numeric features
+    features: dict[str, float] = field(default_factory=dict)  # per-feature overrides
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
@@ -75,6 +84,8 @@ class PipelineSpec:
     evaluation: EvaluationSpec
     push: PushSpec
     airflow: AirflowSpec
+    reports_uri: str
+    drift: DriftSpec
     path: Path = field(compare=False)
 
     @property
@@ -84,7 +95,8 @@ class PipelineSpec:
 
 _ALLOWED = {
     "": {"name", "description", "source", "window", "contract", "module_file", "training",
-         "evaluation", "push", "airflow"},
+         "evaluation", "push", "airflow", "reports_uri", "drift"},
+    "drift": {"categorical_linf", "numeric_js", "features"},
     "source": {"dataset", "uri", "timestamp_column"},
     "window": {"mode", "days"},
     "training": {"train_steps", "eval_steps"},
@@ -149,6 +161,17 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     ev = _section(doc, "evaluation", path)
     push = _section(doc, "push", path)
     af = _section(doc, "airflow", path)
+    dr = _section(doc, "drift", path)
+    drift_bounds = {}
+    for key in ("categorical_linf", "numeric_js"):
+        value = dr.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise SpecError(f"{path}: drift.{key} must be within [0, 1], got {value!r}")
+        drift_bounds[key] = float(value)
+    drift_features = dr.get("features", {}) or {}
+    if not isinstance(drift_features, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in drift_features.values()):
+        raise SpecError(f"{path}: drift.features must map feature names to bounds within [0, 1]")
 
     name = str(top["name"])
     if not name.isidentifier():
@@ -212,6 +235,8 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             tags=tuple(str(t) for t in af.get("tags", ())),
             start_date=str(af.get("start_date", "2024-01-01")),
         ),
+        reports_uri=str(top.get("reports_uri") or f"s3://{str(push['uri'])[5:].split('/')[0]}/reports").rstrip("/"),
+        drift=DriftSpec(features={str(k): float(v) for k, v in drift_features.items()}, **drift_bounds),
         path=path,
     )
 

@@ -21,12 +21,13 @@ def contract():
 
 
 def test_real_taxi_data_passes_and_report_is_written(contract, taxi_csv, tmp_path):
-    report = tmp_path / "gate.json"
-    result = run_gate(taxi_csv, contract, report)
+    result = run_gate(taxi_csv, contract, tmp_path / "report")
     assert result.success and result.rows == 15002
-    doc = json.loads(report.read_text())
+    doc = json.loads((tmp_path / "report" / "gate_result.json").read_text())
     assert doc["success"] is True and doc["contract"]["version"] == "1"
     assert len(doc["great_expectations"]["results"]) == len(contract.expectations)
+    html = (tmp_path / "report" / "data_docs.html").read_text()
+    assert "<html" in html.lower() and "trip_start_timestamp" in html  # GX's rendering of the suite's results
 
 
 @pytest.mark.parametrize(

@@ -49,11 +49,17 @@ def test_stage_refuses_an_empty_window(s3, bucket, tmp_path):
         stage_window(s3, f"s3://{bucket}/taxi/", DataWindow(None, date(2000, 1, 1)), tmp_path / "x.csv")
 
 
-def test_stage_refuses_partitions_with_a_different_header(s3, bucket, tmp_path):
+def test_stage_reorders_columns_and_reports_partitions_it_cannot_merge(s3, bucket, tmp_path):
     s3.put_object(Bucket=bucket, Key="t/date=2016-01-01/part-00000.csv", Body=b"a,b\n1,2\n")
-    s3.put_object(Bucket=bucket, Key="t/date=2016-01-02/part-00000.csv", Body=b"a,c\n1,2\n")
-    with pytest.raises(NightshiftError, match="date=2016-01-02/part-00000.csv: header differs"):
-        stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / "x.csv")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-02/part-00000.csv", Body=b"b,a\n4,3\n")  # same set
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-03/part-00000.csv", Body=b"a,c\n5,6\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-04/part-00000.csv.gz", Body=b"\x1f\x8b\x08\x00trunc")
+    staged = stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / "x.csv")
+    assert staged.path.read_text() == "a,b\n1,2\n3,4\n"
+    assert staged.rows == 2 and staged.partitions == 4
+    assert len(staged.problems) == 2
+    assert "date=2016-01-03/part-00000.csv: columns differ" in staged.problems[0] and "['b']" in staged.problems[0]
+    assert "date=2016-01-04/part-00000.csv.gz: compression: gzip" in staged.problems[1]
 
 
 def test_seed_names_a_missing_timestamp_column(tmp_path, s3, bucket):

@@ -1,0 +1,1 @@
+"""Test and benchmark data made from the real taxi data (used by tests/ and bench/)."""

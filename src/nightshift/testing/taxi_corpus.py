@@ -1,0 +1,117 @@
+"""A corpus of bad and unusual taxi files, made from the real data, each with what the gate must say.
+
+Every file is one day's partition: rows sampled from the real CSV with their start times moved into
+that day, so a file fails only for the one thing it breaks.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+SAMPLE_ROWS = 400
+NAMES = ("missing_column", "renamed_column", "text_in_numeric", "negative_fares", "out_of_range_durations",
+         "mostly_null_required", "unknown_payment_types", "empty_file", "header_only", "truncated_gzip",
+         "wrong_delimiter", "stale_partition", "duplicated_rows", "latin1_encoding",
+         "columns_reordered", "crlf_line_endings", "quoted_commas_newlines", "gzip_compressed")
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    name: str
+    content: bytes
+    exit_code: int  # of `nightshift validate`: 0 ok, 1 contract failure, 2 unreadable
+    message: str  # a substring the verdict must contain
+    suffix: str = ".csv"
+
+
+def _sample(source: Path, day: date, rows: int = SAMPLE_ROWS) -> tuple[list[str], list[list[str]]]:
+    with source.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        body = [row for _, row in zip(range(rows), reader, strict=False)]
+    ts = header.index("trip_start_timestamp")
+    base = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    for i, row in enumerate(body):
+        row[ts] = str(base + (i * 197) % 86_000)  # distinct start times within the day
+    return header, body
+
+
+def _csv(header: list[str], rows: list[list[str]], *, delimiter: str = ",", newline: str = "\n",
+         quoting: int = csv.QUOTE_MINIMAL) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator=newline, quoting=quoting).writerows([header, *rows])
+    return buf.getvalue().encode("utf-8")
+
+
+def _set(header: list[str], rows: list[list[str]], column: str, value: Callable[[int, str], str],
+         every: int = 5) -> list[list[str]]:
+    idx = header.index(column)
+    out = [list(r) for r in rows]
+    for i, row in enumerate(out):
+        if i % every == 0:
+            row[idx] = value(i, row[idx])
+    return out
+
+
+def build(source: Path, day: date) -> list[CorpusFile]:
+    header, rows = _sample(source, day)
+    good = _csv(header, rows)
+    files = [
+        CorpusFile("missing_column", _csv([h for h in header if h != "tips"],
+                                          [[v for h, v in zip(header, r, strict=True) if h != "tips"] for r in rows]),
+                   1, "expect_table_columns_to_match_set"),
+        CorpusFile("renamed_column", _csv(["tip_amount" if h == "tips" else h for h in header], rows),
+                   1, "expect_table_columns_to_match_set"),
+        CorpusFile("text_in_numeric", _csv(header, _set(header, rows, "fare", lambda i, v: "twelve dollars")),
+                   1, "column fare: expect_column_values_to_be_in_type_list"),
+        CorpusFile("negative_fares", _csv(header, _set(header, rows, "fare", lambda i, v: f"-{float(v or 0) + 1}")),
+                   1, "column fare: expect_column_values_to_be_between"),
+        CorpusFile("out_of_range_durations",
+                   _csv(header, _set(header, rows, "trip_seconds", lambda i, v: "200000")),
+                   1, "column trip_seconds: expect_column_values_to_be_between"),
+        CorpusFile("mostly_null_required",
+                   _csv(header, _set(header, rows, "trip_seconds", lambda i, v: "", every=1)),
+                   1, "column trip_seconds: expect_column_values_to_not_be_null"),
+        CorpusFile("unknown_payment_types",
+                   _csv(header, _set(header, rows, "payment_type", lambda i, v: "Bitcoin")),
+                   1, "column payment_type: expect_column_values_to_be_in_set"),
+        CorpusFile("empty_file", b"", 2, "empty"),
+        CorpusFile("header_only", _csv(header, []), 1, "expect_table_row_count_to_be_between"),
+        CorpusFile("truncated_gzip", gzip.compress(good)[: len(gzip.compress(good)) // 2], 2, "compression: gzip",
+                   suffix=".csv.gz"),
+        CorpusFile("wrong_delimiter", _csv(header, rows, delimiter=";"), 2, "delimiter: expected ','"),
+        CorpusFile("stale_partition", _csv(*_sample(source, date(2014, 3, 3))), 1,
+                   "column trip_start_timestamp: expect_column_values_to_be_between"),
+        CorpusFile("duplicated_rows", _csv(header, rows + rows), 1, "expect_compound_columns_to_be_unique"),
+        CorpusFile("latin1_encoding", _csv(header, _set(header, rows, "company", lambda i, v: "Café Cab"))
+                   .decode().encode("latin-1"), 2, "encoding: not UTF-8"),
+    ]
+    # Valid files in unusual shapes: the gate must pass them.
+    order = list(reversed(header))
+    files += [
+        CorpusFile("columns_reordered", _csv(order, [[r[header.index(c)] for c in order] for r in rows]), 0,
+                   "meets contract"),
+        CorpusFile("crlf_line_endings", _csv(header, rows, newline="\r\n"), 0, "meets contract"),
+        CorpusFile("quoted_commas_newlines",
+                   _csv(header, _set(header, rows, "company", lambda i, v: 'Taxi, "North"\nSide Inc.', every=3),
+                        quoting=csv.QUOTE_ALL), 0, "meets contract"),
+        CorpusFile("gzip_compressed", gzip.compress(good), 0, "meets contract", suffix=".csv.gz"),
+    ]
+    return files
+
+
+def write(files: list[CorpusFile], folder: Path, day: date) -> dict[str, Path]:
+    """Each file as `<folder>/<name>/date=<day>/part-00000<suffix>` (a partition path, as landed)."""
+    out = {}
+    for f in files:
+        path = folder / f.name / f"date={day.isoformat()}" / f"part-00000{f.suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f.content)
+        out[f.name] = path
+    return out
