@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from nightshift.config import load_settings
+from nightshift.errors import DataContractViolation
 from nightshift.run_config import RunConfig, run_key
 from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
 from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
@@ -93,7 +94,12 @@ class DataContractGateOperator(BaseOperator):
         uri = upload_folder(self.hook.get_client(), local, f"{self.reports_uri}/{self.pipeline}/{context['run_id']}/"
                                                            "contract_gate")
         self.log.info("data-quality report: %s/data_docs.html (full result: %s/gate_result.json)", uri, uri)
-        enforce(result, f"data window {staged.get('start') or 'beginning'}..{staged.get('end')} ({staged['path']})")
+        try:
+            enforce(result, f"data window {staged.get('start') or 'beginning'}..{staged.get('end')} ({staged['path']})")
+        except DataContractViolation as exc:
+            for line in exc.failures:
+                self.log.error("GATE FAILED: %s", line)
+            raise
         self.log.info("contract %s v%s passed on %d rows (%d warnings)", contract.name, contract.version,
                       result.rows, len(result.warnings))
         return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings, "report": uri}

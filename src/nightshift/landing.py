@@ -117,7 +117,7 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     """Download the window's partitions and merge them (one header, the first partition's column order)
     into `dest`. A partition that cannot be read or has other columns is left out and reported in
     `problems`, so the contract gate can name it; nothing here decides whether the data is good."""
-    from nightshift.reading import UnreadableInput, decode_text
+    from nightshift.reading import UnreadableInput, check_delimiter, decode_text
 
     base = S3Uri.parse(raw_uri)
     keys = select_partitions(list_keys(client, base.bucket, base.key), window, where=raw_uri)
@@ -142,13 +142,14 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
             except UnreadableInput as exc:
                 problems.append(str(exc))
                 continue
+            try:
+                check_delimiter(text, where, header)
+            except UnreadableInput as exc:
+                problems.append(str(exc))
+                continue
             reader = csv.reader(io.StringIO(text))
             part_header = next(reader, None) or []
             if header is None:
-                if len(part_header) < 2:
-                    problems.append(f"{where}: delimiter: the header parsed as one column {part_header!r}; "
-                                    "expected ',' between columns")
-                    continue
                 header = part_header
                 writer.writerow(header)
             elif problem := _header_problem(where, header, part_header):

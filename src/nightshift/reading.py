@@ -70,7 +70,7 @@ def check_delimiter(text: str, where: str, expected_columns: list[str] | None = 
         found = csv.Sniffer().sniff(sample, delimiters=";\t|").delimiter
     except csv.Error:
         found = None
-    if found or (expected_columns and len(expected_columns) > 1):
+    if found or expected_columns is None or len(expected_columns) > 1:
         shown = repr(found) if found else "none found"
         raise UnreadableInput(
             f"{where}: delimiter: expected ',' between columns, found {shown} "

@@ -17,38 +17,10 @@ from nightshift.airflow_api import AirflowApiError, AirflowClient
 from nightshift.config import load_settings
 from nightshift.registry.layout import pointer_key
 from nightshift.registry.store import ModelRegistry
-from nightshift.services.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_nightly"
 MODEL_URI = "s3://nightshift-models/taxi"
-
-
-@pytest.fixture(scope="module")
-def stack(s3_server, test_env) -> Stack:
-    env = dict(test_env)
-    # Only runs we trigger: the scheduler must not add the nightly interval's own run beside them.
-    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
-    stack = Stack(env)
-    stack.up(timeout=240)
-    yield stack
-    stack.down(include_s3=False)  # SeaweedFS belongs to the session's s3_server fixture
-
-
-@pytest.fixture(scope="module")
-def api(stack) -> AirflowClient:
-    client = AirflowClient.from_env(stack.env)
-    client.wait_for_dag(DAG_ID, timeout=240)
-    client.unpause(DAG_ID)
-    return client
-
-
-@pytest.fixture(scope="module")
-def seeded(stack, taxi_csv):
-    from nightshift.landing import seed
-    from nightshift.s3 import client_from_env
-
-    return seed(client_from_env(), taxi_csv, "s3://nightshift-raw/taxi/", "trip_start_timestamp")
 
 
 def _task_states(api: AirflowClient, run_id: str) -> dict[str, str]:
