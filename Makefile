@@ -23,6 +23,7 @@ demo: bootstrap  ## start services, seed, run taxi_nightly through Airflow, prin
 	@$(PY) -m nightshift.demo
 
 test: bootstrap  ## unit, integration and end-to-end tests (starts its own servers on other ports)
+	@.venv-tfx/bin/python -m pytest tests/runtime -v -p no:cacheprovider -W ignore::FutureWarning
 	@$(PY) -m pytest -v
 
 test-unit: bootstrap

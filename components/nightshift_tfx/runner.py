@@ -137,8 +137,12 @@ def _raise_on_drift(run: RunConfig, inputs: dict, connection) -> None:
         return
     current = inputs["statistics"][0]
     with metadata.Metadata(connection) as m:
-        earlier = [a for a in m.store.get_artifacts_by_type("ExampleStatistics")
-                   if a.id < current.id and a.state == a.LIVE and Path(a.uri).exists()]
+        # Only StatisticsGen's outputs: Transform's pre/post-transform statistics share the type.
+        node_context = m.store.get_context_by_type_and_name("node", f"{spec.name}.StatisticsGen")
+        stats_type = m.store.get_artifact_type("ExampleStatistics")
+        candidates = m.store.get_artifacts_by_context(node_context.id) if node_context else []
+        earlier = [a for a in candidates if a.type_id == stats_type.id and a.id < current.id
+                   and a.state == a.LIVE and (Path(a.uri) / "Split-train" / "FeatureStats.pb").exists()]
     if not earlier:
         log.info("drift: no earlier statistics in MLMD; nothing to compare with (first run)")
         return

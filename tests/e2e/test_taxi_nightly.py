@@ -29,8 +29,12 @@ def _task_states(api: AirflowClient, run_id: str) -> dict[str, str]:
 
 def _failure_report(api: AirflowClient, run_id: str) -> str:
     states = _task_states(api, run_id)
-    failed = [t for t, s in states.items() if s in ("failed", "upstream_failed")]
-    logs = "".join(f"\n--- {t} ---\n{api.task_log(DAG_ID, run_id, t)[-4000:]}" for t in failed[:2])
+    logs = ""
+    for task in [t for t, s in states.items() if s == "failed"][:2]:
+        try:
+            logs += f"\n--- {task} ---\n{api.task_log(DAG_ID, run_id, task)[-4000:]}"
+        except AirflowApiError as exc:
+            logs += f"\n--- {task}: log unavailable ({exc}) ---"
     return f"states={states}{logs}"
 
 

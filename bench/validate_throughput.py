@@ -1,0 +1,89 @@
+"""Benchmark: the taxi contract gate on 1,000,000 rows vs. merely reading the same file with pandas.
+
+Rows are resampled (with replacement) from the real taxi CSV, start times spread over one window.
+Each phase runs in a fresh child process so its peak RSS is its own; wall times are measured inside.
+
+Usage: .venv/bin/python bench/validate_throughput.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _make_file(source: Path, rows: int, dest: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(source, dtype=str, keep_default_na=False)  # text in, text out: no type drift
+    rng = np.random.default_rng(7)
+    big = df.iloc[rng.integers(0, len(df), rows)].reset_index(drop=True)
+    start = 1451606400  # 2016-01-01
+    big["trip_start_timestamp"] = (start + rng.integers(0, 365 * 86400, rows)).astype(str)
+    big.to_csv(dest, index=False)
+
+
+def _phase_read(path: str, queue: mp.Queue) -> None:
+    import pandas as pd
+
+    t = time.perf_counter()
+    df = pd.read_csv(path, low_memory=False)
+    queue.put(("pandas.read_csv", time.perf_counter() - t, len(df), _peak_mb()))
+
+
+def _phase_validate(path: str, contract: str, queue: mp.Queue) -> None:
+    from nightshift.contracts import check_staged, load_contract, window_parameters
+
+    c = load_contract(contract)
+    import great_expectations  # noqa: F401 - import cost is not per-row work; keep it out of the timing
+
+    t = time.perf_counter()
+    result = check_staged(Path(path), c, window_parameters("2016-01-01", "2017-01-01"))
+    elapsed = time.perf_counter() - t
+    assert result.success, result.summary_lines()
+    queue.put(("nightshift gate (read + GX)", elapsed, result.rows, _peak_mb()))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run(target, *args) -> tuple:
+    queue: mp.Queue = mp.get_context("spawn").Queue()
+    proc = mp.get_context("spawn").Process(target=target, args=(*args, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    from nightshift.cli import taxi_csv_path
+    from nightshift.config import PROJECT_ROOT
+
+    contract = str(PROJECT_ROOT / "data_contracts" / "taxi" / "taxi.v1.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "taxi_big.csv"
+        _make_file(taxi_csv_path(), args.rows, path)
+        size_mb = path.stat().st_size / 1e6
+        read = _run(_phase_read, str(path))
+        gate = _run(_phase_validate, str(path), contract)
+    print(f"\n== {args.rows:,} taxi rows, {size_mb:.0f} MB CSV ==")
+    for name, seconds, rows, peak in (read, gate):
+        print(f"{name:30s} {seconds:7.2f} s  {rows / seconds:12,.0f} rows/s  peak RSS {peak:7.0f} MB")
+    print(f"ratio gate / bare read: time {gate[1] / read[1]:.2f}x, peak memory {gate[3] / read[3]:.2f}x "
+          "(goal: time <= 3x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
