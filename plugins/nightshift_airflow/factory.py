@@ -7,16 +7,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from nightshift.config import load_settings
 from nightshift.spec import PipelineSpec, discover_specs, load_spec
-from nightshift.topology import TRAINING_NODES
+from nightshift.topology import PUSHER_ID, TRAINING_NODES
 from nightshift_airflow.operators import (
     CompileTfxPipelineOperator,
     DataContractGateOperator,
     StageWindowOperator,
     TfxNodeOperator,
+)
+from nightshift_airflow.scoring_operators import (
+    BatchScoreOperator,
+    PredictionOutputGateOperator,
+    ResolveScoringInputOperator,
+    ScoringInputGateOperator,
 )
 
 if TYPE_CHECKING:
@@ -89,11 +95,59 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         stage >> gate >> compile_task
         tasks: dict[str, BaseOperator] = {}
         for node in TRAINING_NODES:
-            tasks[node.node_id] = TfxNodeOperator(task_id=node.task_id, pipeline=spec.name, node_id=node.node_id)
+            # A successful push updates the model's Asset, which triggers the batch-scoring DAG.
+            outlets = [model_asset(spec)] if node.node_id == PUSHER_ID else []
+            tasks[node.node_id] = TfxNodeOperator(task_id=node.task_id, pipeline=spec.name, node_id=node.node_id,
+                                                  outlets=outlets)
         for node in TRAINING_NODES:
             upstream = [tasks[u] for u in node.upstream] or [compile_task]
             for u in upstream:
                 u >> tasks[node.node_id]
+    return dag
+
+
+def model_asset(spec: PipelineSpec) -> Asset:
+    return Asset(uri=spec.model_asset_uri, name=f"{spec.name}_published_model")
+
+
+def build_scoring_dag(spec: PipelineSpec) -> DAG:
+    """Scores new input with the published model: after every publish, and on its own schedule."""
+    sc = spec.scoring
+    dag = DAG(
+        dag_id=spec.scoring_dag_id,
+        description=f"Batch scoring with the published {spec.push.model_name} model",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(sc.schedule, timezone="UTC"),
+                                     assets=model_asset(spec)),
+        start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args={
+            "owner": spec.airflow.owner,
+            "retries": spec.airflow.retries,
+            "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
+            "execution_timeout": timedelta(minutes=spec.airflow.task_timeout_minutes),
+        },
+        params={
+            "input_uri": Param(sc.input_uri, type="string", minLength=1, title="Input",
+                               description="A CSV/Parquet file (local path or s3://), or a prefix of date= "
+                                           "partitions (the newest is scored)."),
+            "model_version": Param(None, type=["null", "integer"], minimum=1, title="Model version",
+                                   description="Empty = the version the pointer serves."),
+        },
+        tags=list(dict.fromkeys(["nightshift", "scoring", *spec.airflow.tags])),
+        doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
+    )
+    with dag:
+        resolve = ResolveScoringInputOperator(task_id="resolve_input", input_uri="{{ params.input_uri }}",
+                                              output_uri=sc.output_uri)
+        gate = ScoringInputGateOperator(task_id="input_gate", contract_path=str(spec.contract),
+                                        label_column=sc.label_column, resolve_task_id="resolve_input")
+        score = BatchScoreOperator(task_id="score", model_uri=spec.push.uri, resolve_task_id="resolve_input",
+                                   model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
+                                   key_column=sc.key_column)
+        out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",
+                                           input_gate_task_id="input_gate")
+        resolve >> gate >> score >> out
     return dag
 
 
@@ -103,6 +157,6 @@ def build_all(pipelines_dir: Path | None = None) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for path in discover_specs(pipelines_dir or settings.pipelines_dir):
         spec = load_spec(path, settings.project_root)
-        dag = build_nightly_dag(spec)
-        dags[dag.dag_id] = dag
+        for dag in (build_nightly_dag(spec), build_scoring_dag(spec)):
+            dags[dag.dag_id] = dag
     return dags

@@ -63,6 +63,11 @@ class TfxRuntimeHook(SubprocessHook):
         env.update({"TF_USE_LEGACY_KERAS": "1", "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "1"})
         return env
 
+    def run_module(self, module: str, args: list[str]) -> int:
+        """Any runtime entry point (e.g. nightshift_tfx.batch_score) with the same environment."""
+        cmd = [str(self.settings.runtime_python), "-u", "-m", module, *args]
+        return int(self.run_command(cmd, env=self.environment(), cwd=str(self.settings.project_root)).exit_code)
+
     def run(self, action: str, run_dir: str, node_id: str | None = None) -> int:
         result = self.run_command(self.command(action, run_dir, node_id), env=self.environment(),
                                   cwd=str(self.settings.project_root))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,20 @@ def cmd_contract_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """Same code path as the taxi_batch_score DAG's score task, run in the TFX interpreter."""
+    settings = load_settings()
+    spec = _spec_for(args.model)
+    cmd = [str(settings.runtime_python), "-m", "nightshift_tfx.batch_score", "--model-uri", spec.push.uri,
+           "--input", args.input, "--output", args.output, "--run-id", args.run_id,
+           "--chunk-rows", str(args.chunk_rows or spec.scoring.chunk_rows)]
+    if args.version:
+        cmd += ["--version", str(args.version)]
+    if spec.scoring.key_column:
+        cmd += ["--key-column", spec.scoring.key_column]
+    return subprocess.run(cmd, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"}).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="partition skips window-level expectations (row counts); default: partition when the "
                           "path holds date=YYYY-MM-DD, else window")
     val.set_defaults(func=cmd_validate)
+
+    score = sub.add_parser("score", help="score a CSV/Parquet file with the published model (exit 0 on success)")
+    score.add_argument("model", help="pipeline/model name, e.g. taxi")
+    score.add_argument("input", help="local path or s3:// URI")
+    score.add_argument("output", help="output partition: s3://bucket/prefix/ or a local folder")
+    score.add_argument("--version", type=int, help="a published version (default: the pointer's)")
+    score.add_argument("--run-id", default="cli")
+    score.add_argument("--chunk-rows", type=int)
+    score.set_defaults(func=cmd_score)
 
     contract = sub.add_parser("contract", help="data contracts")
     contract_sub = contract.add_subparsers(dest="contract_command", required=True)

@@ -203,3 +203,60 @@ def run_gate(csv_path: Path, contract: Contract, report_dir: Path | None = None,
     if report_dir is not None:
         write_report(result, report_dir, str(csv_path))
     return enforce(result, str(csv_path))
+
+
+def for_scoring(contract: Contract, label_column: str) -> Contract:
+    """The contract a scoring input must meet: the features without the label, and nothing that is a
+    property of a whole training window (row counts)."""
+    from dataclasses import replace
+
+    kept = []
+    for e in contract.expectations:
+        kwargs = e.get("kwargs", {})
+        if kwargs.get("column") == label_column or e.get("meta", {}).get("scope") == "window":
+            continue
+        if "column_set" in kwargs:
+            e = {**e, "kwargs": {**kwargs, "column_set": [c for c in kwargs["column_set"] if c != label_column]}}
+        if "column_list" in kwargs:
+            e = {**e, "kwargs": {**kwargs, "column_list": [c for c in kwargs["column_list"] if c != label_column]}}
+        kept.append(e)
+    return replace(contract, name=f"{contract.name}_scoring", expectations=kept)
+
+
+def validate_in_chunks(source: str, contract: Contract, chunk_rows: int = 250_000) -> GateResult:
+    """Validate a large file chunk by chunk, so memory stays bounded by the chunk, not the file.
+    Failures are reported once per expectation, with the first chunk (row offset) where they appear."""
+    import pandas as pd
+
+    from nightshift.reading import UnreadableInput, check_delimiter, decode_text
+
+    path = Path(source)
+    if path.suffix == ".parquet" or (path.is_file() and path.open("rb").read(4) == b"PAR1"):
+        import pyarrow.parquet as pq
+
+        frames = (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows))
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20)
+        if head[:2] != b"\x1f\x8b":  # sniff the first MB (up to a line end) for encoding/delimiter problems
+            cut = head.rfind(b"\n") + 1 if len(head) == 1 << 20 else len(head)
+            check_delimiter(decode_text(head[: cut or len(head)], source), source, None)
+        try:
+            frames = pd.read_csv(path, chunksize=chunk_rows, low_memory=False, compression="infer")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise UnreadableInput(f"{source}: not a CSV table: {exc}") from exc
+    total = GateResult(contract=contract, success=True, rows=0)
+    seen: set[str] = set()
+    for frame in frames:
+        if frame.empty:
+            continue  # a header-only input has nothing to check; scoring commits an empty output for it
+        part = validate_frame(frame, contract)
+        for attr in ("failures", "warnings"):
+            for line in getattr(part, attr):
+                key = line.split(": observed")[0]
+                if key not in seen:
+                    seen.add(key)
+                    getattr(total, attr).append(f"{line} (first seen in rows {total.rows}..{total.rows + len(frame)})")
+        total.rows += len(frame)
+    total.success = not total.failures
+    return total

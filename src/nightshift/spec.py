@@ -73,6 +73,16 @@ class DriftSpec:
 
 
 @dataclass(frozen=True)
+class ScoringSpec:
+    input_uri: str  # a file, or a prefix of date=YYYY-MM-DD/ partitions (the newest one is scored)
+    output_uri: str  # predictions go to <output_uri>/<partition>/
+    label_column: str  # raw column absent from scoring input; its expectations are skipped
+    schedule: str = "30 3 * * *"
+    key_column: str | None = None
+    chunk_rows: int = 32768
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
@@ -86,7 +96,17 @@ class PipelineSpec:
     airflow: AirflowSpec
     reports_uri: str
     drift: DriftSpec
+    scoring: ScoringSpec
     path: Path = field(compare=False)
+
+    @property
+    def scoring_dag_id(self) -> str:
+        return f"{self.name}_batch_score"
+
+    @property
+    def model_asset_uri(self) -> str:
+        """The Airflow Asset a successful publish updates: the model's pointer object."""
+        return f"{self.push.uri}/CURRENT.json"
 
     @property
     def nightly_dag_id(self) -> str:
@@ -95,7 +115,8 @@ class PipelineSpec:
 
 _ALLOWED = {
     "": {"name", "description", "source", "window", "contract", "module_file", "training",
-         "evaluation", "push", "airflow", "reports_uri", "drift"},
+         "evaluation", "push", "airflow", "reports_uri", "drift", "scoring"},
+    "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
     "drift": {"categorical_linf", "numeric_js", "features"},
     "source": {"dataset", "uri", "timestamp_column"},
     "window": {"mode", "days"},
@@ -162,6 +183,8 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     push = _section(doc, "push", path)
     af = _section(doc, "airflow", path)
     dr = _section(doc, "drift", path)
+    sc = _section(doc, "scoring", path)
+    models_bucket = str(push["uri"])[5:].split("/")[0]
     drift_bounds = {}
     for key in ("categorical_linf", "numeric_js"):
         value = dr.get(key, 0.0)
@@ -237,6 +260,14 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         ),
         reports_uri=str(top.get("reports_uri") or f"s3://{str(push['uri'])[5:].split('/')[0]}/reports").rstrip("/"),
         drift=DriftSpec(features={str(k): float(v) for k, v in drift_features.items()}, **drift_bounds),
+        scoring=ScoringSpec(
+            input_uri=str(sc.get("input_uri", src["uri"])),
+            output_uri=str(sc.get("output_uri", f"s3://{models_bucket}/predictions/{push['model_name']}")).rstrip("/"),
+            label_column=str(sc.get("label_column", "")),
+            schedule=str(sc.get("schedule", "30 3 * * *")),
+            key_column=sc.get("key_column"),
+            chunk_rows=_positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
+        ),
         path=path,
     )
 

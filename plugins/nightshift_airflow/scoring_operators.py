@@ -1,0 +1,126 @@
+"""Operators of the batch-scoring DAG: pick the input, gate it, score it in .venv-tfx, gate the output."""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from nightshift.config import load_settings
+from nightshift.errors import DataContractViolation, NightshiftError
+from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ResolveScoringInputOperator(BaseOperator):
+    """Turns the form's input URI (a file, or a prefix of date= partitions: the newest) into one object
+    and its output partition."""
+
+    template_fields = ("input_uri",)
+
+    def __init__(self, *, input_uri: str, output_uri: str, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.input_uri = input_uri
+        self.output_uri = output_uri
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, str]:
+        from nightshift.scoring_input import resolve_input
+
+        client = NightshiftS3Hook(self.aws_conn_id).get_client() if self.input_uri.startswith("s3://") else None
+        resolved = resolve_input(client, self.input_uri, self.output_uri, fallback_partition=context["ds"])
+        self.log.info("scoring %s into %s", resolved["input"], resolved["output"])
+        return resolved
+
+
+class ScoringInputGateOperator(BaseOperator):
+    """The scoring input must meet the contract (features without the label), checked chunk by chunk."""
+
+    def __init__(self, *, contract_path: str, label_column: str, resolve_task_id: str,
+                 aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.contract_path = contract_path
+        self.label_column = label_column
+        self.resolve_task_id = resolve_task_id
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.contracts import for_scoring, load_contract, validate_in_chunks
+        from nightshift.predictions import fetch_input
+
+        resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
+        contract = for_scoring(load_contract(self.contract_path), self.label_column)
+        client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
+        with tempfile.TemporaryDirectory() as tmp:
+            local = fetch_input(client, resolved["input"], Path(tmp))
+            result = validate_in_chunks(str(local), contract)
+        for line in result.warnings:
+            self.log.warning("input WARN: %s", line)
+        if not result.success:
+            for line in result.failures:
+                self.log.error("INPUT GATE FAILED: %s", line)
+            raise DataContractViolation(f"{resolved['input']}: does not meet {contract.name}", result.failures)
+        self.log.info("%s: %d rows meet %s", resolved["input"], result.rows, contract.name)
+        return {"rows": result.rows}
+
+
+class BatchScoreOperator(BaseOperator):
+    """Scores the input with the published model (or the form's version) in the runtime interpreter."""
+
+    template_fields = ("model_version",)
+
+    def __init__(self, *, model_uri: str, resolve_task_id: str, model_version: Any = None, chunk_rows: int,
+                 key_column: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.model_uri = model_uri
+        self.resolve_task_id = resolve_task_id
+        self.model_version = model_version
+        self.chunk_rows = chunk_rows
+        self.key_column = key_column
+
+    @cached_property
+    def hook(self) -> TfxRuntimeHook:
+        return TfxRuntimeHook(load_settings())
+
+    def execute(self, context: Context) -> None:
+        resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
+        args = ["--model-uri", self.model_uri, "--input", resolved["input"], "--output", resolved["output"],
+                "--run-id", context["run_id"], "--chunk-rows", str(self.chunk_rows)]
+        if self.model_version not in (None, "", "None", "null"):
+            args += ["--version", str(int(self.model_version))]
+        if self.key_column:
+            args += ["--key-column", self.key_column]
+        code = self.hook.run_module("nightshift_tfx.batch_score", args)
+        if code != 0:
+            raise NightshiftError(f"scoring {resolved['input']} failed (exit {code}); the reason is logged above; "
+                                  "nothing was committed")
+
+    def on_kill(self) -> None:
+        self.hook.send_sigterm()
+
+
+class PredictionOutputGateOperator(BaseOperator):
+    """Re-checks the committed output: marker present, file matches its sha256, one row per input row."""
+
+    def __init__(self, *, resolve_task_id: str, input_gate_task_id: str, aws_conn_id: str = S3_CONN_ID,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.resolve_task_id = resolve_task_id
+        self.input_gate_task_id = input_gate_task_id
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.predictions import verify_committed
+
+        resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
+        rows = context["ti"].xcom_pull(task_ids=self.input_gate_task_id)["rows"]
+        client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["output"].startswith("s3://") else None
+        marker = verify_committed(client, resolved["output"], expected_rows=rows, run_id=context["run_id"])
+        self.log.info("%s: %d predictions by model version %s, committed", resolved["output"], marker["rows"],
+                      marker["model_version"])
+        return marker
