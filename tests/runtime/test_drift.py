@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
+from nightshift_tfx.drift import drift_problems
 
 from nightshift.spec import DriftSpec
-from nightshift_tfx.drift import drift_problems
 
 pytestmark = pytest.mark.unit
 
