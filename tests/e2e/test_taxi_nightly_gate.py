@@ -1,7 +1,7 @@
 """Bad partitions stop `taxi_nightly` at the contract gate: no TFX task runs, the report lands in S3,
 and the published model, its manifest and the pointer stay byte-identical.
 
-Each corpus file is landed as its own day's partition in 2030 and run with a one-day window, so each
+Each corpus file is landed as its own day's partition in January 2025 and run with a one-day window, so each
 run sees exactly one bad file (runs after test_taxi_nightly.py, which publishes the model to protect).
 """
 
@@ -16,7 +16,7 @@ from nightshift.testing import taxi_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_nightly"
-FIRST_DAY = date(2030, 1, 1)
+FIRST_DAY = date(2025, 1, 1)  # in the past: Airflow holds a run whose logical date is in the future
 TFX_TASKS = ("compile_tfx_pipeline", "example_gen", "statistics_gen", "schema_gen", "example_validator",
              "transform", "trainer", "latest_blessed_model_resolver", "evaluator", "pusher")
 
