@@ -33,7 +33,9 @@ class ResolveScoringInputOperator(BaseOperator):
         from nightshift.scoring_input import resolve_input
 
         client = NightshiftS3Hook(self.aws_conn_id).get_client() if self.input_uri.startswith("s3://") else None
-        resolved = resolve_input(client, self.input_uri, self.output_uri, fallback_partition=context["ds"])
+        # Manual runs in Airflow 3 may have no logical date (no "ds"): fall back to run_after's date.
+        day = context.get("ds") or context["dag_run"].run_after.date().isoformat()
+        resolved = resolve_input(client, self.input_uri, self.output_uri, fallback_partition=day)
         self.log.info("scoring %s into %s", resolved["input"], resolved["output"])
         return resolved
 
