@@ -101,9 +101,11 @@ def contract_for(dataset: str) -> Path:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from nightshift.contracts import load_contract, validate_frame, window_parameters
+    from nightshift.process_memory import keep_freed_memory_for_reuse
     from nightshift.reading import UnreadableInput, read_table
     from nightshift.windows import partition_date
 
+    keep_freed_memory_for_reuse()
     contract = load_contract(contract_for(args.dataset))
     day = partition_date(args.source)
     scope = args.scope or ("partition" if day else "window")
