@@ -151,12 +151,47 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
     return dag
 
 
+ROLLBACK_DAG_ID = "model_rollback"
+
+
+def build_rollback_dag(specs: list[PipelineSpec]) -> DAG:
+    """Manual only: the form's model, version and reason move that model's pointer back."""
+    from nightshift_airflow.registry_operators import RollbackModelOperator
+
+    names = sorted(s.name for s in specs)
+    dag = DAG(
+        dag_id=ROLLBACK_DAG_ID,
+        description="Serve an earlier verified model version (the operator's rollback button)",
+        schedule=None,
+        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        params={
+            "model": Param(names[0] if names else "", type="string", enum=names or [""], title="Model"),
+            "version": Param(None, type=["null", "integer"], minimum=1, title="Version",
+                             description="Empty = the newest older version whose files verify."),
+            "reason": Param("", type="string", minLength=3, title="Reason",
+                            description="Recorded in the registry's audit log."),
+        },
+        tags=["nightshift", "registry"],
+        doc_md="Moves a model's serving pointer back (compare-and-swap, audit-logged). The batch scoring DAG "
+               "follows the pointer, so its next run uses the rolled-back version.",
+    )
+    with dag:
+        RollbackModelOperator(task_id="rollback", registries={s.name: s.push.uri for s in specs},
+                              model="{{ params.model }}", version="{{ params.version }}",
+                              reason="{{ params.reason }}")
+    return dag
+
+
 def build_all(pipelines_dir: Path | None = None) -> dict[str, DAG]:
     """Every spec's DAGs. A bad spec raises, naming its file: the DAG processor shows it as an import error."""
     settings = load_settings()
     dags: dict[str, DAG] = {}
-    for path in discover_specs(pipelines_dir or settings.pipelines_dir):
-        spec = load_spec(path, settings.project_root)
+    specs = [load_spec(path, settings.project_root) for path in discover_specs(pipelines_dir or settings.pipelines_dir)]
+    for spec in specs:
         for dag in (build_nightly_dag(spec), build_scoring_dag(spec)):
             dags[dag.dag_id] = dag
+    rollback = build_rollback_dag(specs)
+    dags[rollback.dag_id] = rollback
     return dags

@@ -86,6 +86,62 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 1 if any(s.problems for s in statuses) else 0
 
 
+def _registry(model: str):  # noqa: ANN202 - ModelRegistry, imported lazily
+    from nightshift.registry.store import ModelRegistry
+    from nightshift.s3 import client_from_env
+
+    return ModelRegistry(client_from_env(), _spec_for(model).push.uri)
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    registry = _registry(args.model)
+    manifest = registry.read_manifest(args.version)
+    problems = registry.check_files(manifest)
+    pointer = registry.read_pointer()
+    print(manifest.to_json().decode())
+    print(f"serving: {'yes' if pointer and pointer.version == args.version else 'no'}")
+    print("checksums: " + ("OK" if not problems else "MISMATCH"))
+    for problem in problems:
+        print(f"  {problem}")
+    return 1 if problems else 0
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    pointer = _registry(args.model).promote(args.version, actor=_cli_actor(), reason=args.reason)
+    print(f"{args.model}: now serving v{pointer.version} ({args.reason})")
+    return 0
+
+
+def cmd_models_rollback(args: argparse.Namespace) -> int:
+    registry = _registry(args.model)
+    before = registry.read_pointer()
+    pointer = registry.rollback(actor=_cli_actor(), reason=args.reason, to=args.to)
+    print(f"{args.model}: rolled back from v{before.version if before else '?'} to v{pointer.version} ({args.reason})")
+    return 0
+
+
+def cmd_models_prune(args: argparse.Namespace) -> int:
+    removed = _registry(args.model).prune(args.keep, actor=_cli_actor(), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{args.model}: {verb} {', '.join(f'v{v}' for v in removed) if removed else 'nothing'}")
+    return 0
+
+
+def cmd_models_audit(args: argparse.Namespace) -> int:
+    entries = _registry(args.model).audit_log()
+    for entry in entries:
+        print(entry.line())
+    if not entries:
+        print(f"{args.model}: no pointer changes recorded")
+    return 0
+
+
 def contract_for(dataset: str) -> Path:
     """The newest contract version of a dataset: data_contracts/<dataset>/<name>.v<N>.json."""
     import re
@@ -196,6 +252,28 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("model")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_models_list)
+    show = models_sub.add_parser("show", help="one version's manifest and checksum status")
+    show.add_argument("model")
+    show.add_argument("version", type=int)
+    show.set_defaults(func=cmd_models_show)
+    promote = models_sub.add_parser("promote", help="serve a given version (its files are verified first)")
+    promote.add_argument("model")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--reason", required=True, help="recorded in the audit log")
+    promote.set_defaults(func=cmd_models_promote)
+    rollback = models_sub.add_parser("rollback", help="serve an earlier verified version")
+    rollback.add_argument("model")
+    rollback.add_argument("--to", type=int, help="the version (default: the newest older one that verifies)")
+    rollback.add_argument("--reason", required=True, help="recorded in the audit log")
+    rollback.set_defaults(func=cmd_models_rollback)
+    prune = models_sub.add_parser("prune", help="delete old versions; the serving one is always kept")
+    prune.add_argument("model")
+    prune.add_argument("--keep", type=int, required=True, help="how many of the newest versions to keep")
+    prune.add_argument("--dry-run", action="store_true")
+    prune.set_defaults(func=cmd_models_prune)
+    audit = models_sub.add_parser("audit", help="every pointer change: when, who, from, to, why")
+    audit.add_argument("model")
+    audit.set_defaults(func=cmd_models_audit)
 
     val = sub.add_parser("validate",
                          help="check a file against its dataset's contract (exit 0 ok, 1 fails, 2 unreadable)")

@@ -74,7 +74,8 @@ def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded
     assert {"saved_model.pb", "variables/variables.index"} <= {f.path for f in manifest.files}
     assert manifest.extra["train_steps"] == 900
     assert manifest.data_window["rows"] == 15002 and manifest.data_window["start"] is None
-    assert manifest.contract["name"] == "taxi" and manifest.contract["version"] == "1"
+    declared = json.loads((load_settings().project_root / "data_contracts/taxi/taxi.v1.json").read_text())["meta"]
+    assert manifest.contract["name"] == "taxi" and manifest.contract["version"] == declared["contract_version"]
     overall = manifest.metrics["overall"]
     assert overall["binary_accuracy"] >= 0.75, overall
     assert {"auc", "precision", "recall", "f1"} <= set(overall)

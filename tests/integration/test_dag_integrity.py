@@ -23,6 +23,8 @@ for dag_id, dag in bag.dags.items():
     out["dags"][dag_id] = {
         "tags": sorted(dag.tags), "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs, "params": sorted(dag.params.keys()),
+        "schedule": type(dag.timetable).__name__,
+        "param_schemas": {k: dag.params.get_param(k).schema for k in dag.params.keys()},
         "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "owner": t.owner, "retries": t.retries,
                               "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None}
                   for t in dag.tasks},
@@ -63,6 +65,16 @@ def test_taxi_nightly_shape(dagbag):
     for node in TRAINING_NODES:
         expected = sorted(ids[u] for u in node.upstream) or ["compile_tfx_pipeline"]
         assert tasks[node.task_id]["upstream"] == expected, node.task_id
+
+
+def test_model_rollback_is_manual_with_a_form_listing_every_model(dagbag):
+    dag = dagbag["dags"]["model_rollback"]
+    assert dag["schedule"] == "NullTimetable" and dag["max_active_runs"] == 1
+    assert dag["params"] == ["model", "reason", "version"]
+    schemas = dag["param_schemas"]
+    assert schemas["model"]["enum"] == ["taxi"]
+    assert schemas["reason"]["minLength"] >= 3  # a rollback without a reason is refused by the form
+    assert list(dag["tasks"]) == ["rollback"]
 
 
 def test_every_dag_is_acyclic(dagbag):

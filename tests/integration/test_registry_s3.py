@@ -76,3 +76,93 @@ def test_reading_an_empty_registry_is_a_clear_error(s3, bucket, tmp_path):
     assert registry.status() == []
     with pytest.raises(RegistryError, match="no model published yet"):
         registry.download_serving(tmp_path / "out")
+
+
+def _three_versions(s3, bucket, fake_saved_model) -> ModelRegistry:
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    for run in ("run-1", "run-2", "run-3"):
+        registry.publish(fake_saved_model, _fields(run))
+    return registry
+
+
+def test_rollback_promote_and_the_audit_log(s3, bucket, fake_saved_model):
+    registry = _three_versions(s3, bucket, fake_saved_model)
+    assert registry.rollback(actor="cli:ops", reason="v3 scores drift").version == 2
+    pointer = registry.read_pointer()
+    assert (pointer.version, pointer.action, pointer.changed_by, pointer.reason) == (
+        2, "rollback", "cli:ops", "v3 scores drift")
+    assert registry.rollback(actor="cli:ops", reason="further", to=1).version == 1
+    assert registry.promote(3, actor="cli:ops", reason="fixed upstream").version == 3
+    log = registry.audit_log()
+    assert [(e.action, e.from_version, e.to_version) for e in log] == [
+        ("publish", None, 1), ("publish", 1, 2), ("publish", 2, 3),
+        ("rollback", 3, 2), ("rollback", 2, 1), ("promote", 1, 3)]
+    assert log[3].actor == "cli:ops" and log[3].reason == "v3 scores drift" and log[0].run_id == "run-1"
+    with pytest.raises(RegistryError, match="earlier version"):
+        registry.rollback(actor="cli:ops", reason="x", to=3)
+    with pytest.raises(RegistryError, match="no version 9"):
+        registry.promote(9, actor="cli:ops", reason="x")
+
+
+def test_rollback_skips_a_tampered_version_and_promote_refuses_it(s3, bucket, fake_saved_model):
+    registry = _three_versions(s3, bucket, fake_saved_model)
+    s3.put_object(Bucket=bucket, Key="m/2/variables/variables.index", Body=b"tampered")
+    before = s3.get_object(Bucket=bucket, Key=pointer_key("m"))["Body"].read()
+    with pytest.raises(ChecksumMismatch, match="m/2/variables/variables.index"):
+        registry.promote(2, actor="cli:ops", reason="x")
+    assert s3.get_object(Bucket=bucket, Key=pointer_key("m"))["Body"].read() == before
+    assert registry.rollback(actor="cli:ops", reason="bad v3").version == 1  # v2 does not verify
+
+
+def test_prune_keeps_the_newest_and_the_serving_version(s3, bucket, fake_saved_model):
+    registry = _three_versions(s3, bucket, fake_saved_model)
+    registry.publish(fake_saved_model, _fields("run-4"))
+    registry.rollback(actor="cli:ops", reason="x", to=1)
+    assert registry.prune(2, actor="cli:ops", dry_run=True) == [2]
+    assert registry.versions() == [1, 2, 3, 4]
+    assert registry.prune(2, actor="cli:ops") == [2]
+    assert registry.versions() == [1, 3, 4]
+    assert not [k for k in list_keys(s3, bucket, "m/2/")]
+    assert registry.read_pointer().version == 1 and registry.download_serving  # serving untouched
+    assert registry.publish(fake_saved_model, _fields("run-5")).version == 5  # numbers are never reused
+    assert registry.audit_log()[-2].action == "prune" and registry.audit_log()[-2].to_version == 2
+
+
+def test_a_lost_pointer_race_is_retried_and_never_moves_backwards(s3, bucket, fake_saved_model, monkeypatch):
+    registry = _three_versions(s3, bucket, fake_saved_model)
+    other = ModelRegistry(s3, f"s3://{bucket}/m")
+    real_read = ModelRegistry._read_pointer
+    calls = {"n": 0}
+
+    def read_then_lose_the_race(self):
+        result = real_read(self)
+        if self is not registry:
+            return result
+        calls["n"] += 1
+        if calls["n"] == 1:  # another operator moves the pointer between our read and our write
+            other.rollback(actor="cli:other", reason="meanwhile", to=1)
+        return result
+
+    monkeypatch.setattr(ModelRegistry, "_read_pointer", read_then_lose_the_race)
+    assert registry.promote(2, actor="cli:ops", reason="x").version == 2
+    monkeypatch.undo()
+    assert calls["n"] == 2  # the stale ETag was refused (412) and the swap was redone on a fresh read
+    assert [(e.action, e.from_version, e.to_version) for e in registry.audit_log()[-2:]] == [
+        ("rollback", 3, 1), ("promote", 1, 2)]
+
+
+def test_concurrent_publishers_both_complete_with_a_consistent_pointer(s3, bucket, fake_saved_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    registry.publish(fake_saved_model, _fields("run-0"))
+    with ThreadPoolExecutor(4) as pool:
+        manifests = list(pool.map(lambda r: ModelRegistry(s3, f"s3://{bucket}/m").publish(fake_saved_model,
+                                                                                          _fields(r)),
+                                  ["run-a", "run-b", "run-c", "run-d"]))
+    versions = sorted(m.version for m in manifests)
+    assert versions == [2, 3, 4, 5]  # four complete, distinct versions
+    assert all(not s.problems for s in registry.status())
+    assert registry.read_pointer().version == 5  # forward only: the newest one serves
+    publishes = [e for e in registry.audit_log() if e.action == "publish"]
+    assert len(publishes) == 5

@@ -3,6 +3,8 @@
     <prefix>/<version>/saved_model.pb, variables/..., assets/...   TF Serving's layout
     <prefix>/manifests/<version>.json                               files + sha256, metrics, window, run
     <prefix>/CURRENT.json                                           pointer, written last
+    <prefix>/claims/<version>.json                                  version number taken (create-only)
+    <prefix>/audit/<utc time>-<action>-<nonce>.json                 one per pointer change
 
 Manifests sit outside the version folder so a TF Serving instance reading the folder sees only
 the SavedModel; the pointer is the only object a reader needs to find the serving version.
@@ -14,11 +16,13 @@ import re
 
 POINTER_NAME = "CURRENT.json"
 MANIFEST_DIR = "manifests"
+CLAIM_DIR = "claims"
 MANIFEST_FORMAT = "nightshift.manifest/1"
 POINTER_FORMAT = "nightshift.pointer/1"
 
 _VERSION_DIR_RE = re.compile(r"^(\d+)/")
 _MANIFEST_RE = re.compile(rf"^{MANIFEST_DIR}/(\d+)\.json$")
+_CLAIM_RE = re.compile(rf"^{CLAIM_DIR}/(\d+)\.json$")
 
 
 def version_prefix(prefix: str, version: int) -> str:
@@ -29,12 +33,16 @@ def manifest_key(prefix: str, version: int) -> str:
     return f"{prefix.strip('/')}/{MANIFEST_DIR}/{version}.json"
 
 
+def claim_key(prefix: str, version: int) -> str:
+    return f"{prefix.strip('/')}/{CLAIM_DIR}/{version}.json"
+
+
 def pointer_key(prefix: str) -> str:
     return f"{prefix.strip('/')}/{POINTER_NAME}"
 
 
 def versions_in(keys: list[str], prefix: str) -> tuple[set[int], set[int]]:
-    """(versions with a manifest, versions with any file) among listed keys."""
+    """(versions with a manifest, versions with any file or a claim) among listed keys."""
     base = prefix.strip("/") + "/"
     with_manifest: set[int] = set()
     with_files: set[int] = set()
@@ -44,7 +52,7 @@ def versions_in(keys: list[str], prefix: str) -> tuple[set[int], set[int]]:
         rel = key[len(base) :]
         if m := _MANIFEST_RE.match(rel):
             with_manifest.add(int(m.group(1)))
-        elif m := _VERSION_DIR_RE.match(rel):
+        elif (m := _VERSION_DIR_RE.match(rel)) or (m := _CLAIM_RE.match(rel)):
             with_files.add(int(m.group(1)))
     return with_manifest, with_files
 

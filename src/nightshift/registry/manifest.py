@@ -104,6 +104,9 @@ class Pointer:
     manifest_sha256: str
     run_id: str
     updated_at: str
+    action: str = "publish"  # what moved it here: publish | promote | rollback
+    changed_by: str = ""
+    reason: str = ""
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -113,6 +116,9 @@ class Pointer:
                 "manifest_sha256": self.manifest_sha256,
                 "run_id": self.run_id,
                 "updated_at": self.updated_at,
+                "action": self.action,
+                "changed_by": self.changed_by,
+                "reason": self.reason,
             },
             indent=2,
             sort_keys=True,
@@ -124,6 +130,7 @@ class Pointer:
             doc = json.loads(data)
             if doc.get("format") != POINTER_FORMAT:
                 raise RegistryError(f"{where}: format is {doc.get('format')!r}, expected {POINTER_FORMAT!r}")
-            return cls(int(doc["version"]), doc["manifest_sha256"], doc["run_id"], doc["updated_at"])
+            return cls(int(doc["version"]), doc["manifest_sha256"], doc["run_id"], doc["updated_at"],
+                       doc.get("action", "publish"), doc.get("changed_by", ""), doc.get("reason", ""))
         except (ValueError, KeyError, TypeError) as exc:
             raise RegistryError(f"{where}: not a valid pointer ({exc!r})") from exc

@@ -1,0 +1,157 @@
+"""Benchmark: batch scoring of 1,000,000 and 5,000,000 taxi rows vs. the model's own signature.
+
+Three phases, each in a fresh process so its peak RSS is its own:
+  direct   the SavedModel's serving_default signature called on pre-built batches of serialized
+           tf.Examples (building them is not timed): the limit any scorer of this model can reach;
+  1M, 5M   `score_file`, what `nightshift score` and the taxi_batch_score DAG run: CSV read in Arrow
+           batches, encoded by tfx_bsl, scored, streamed into Parquet.
+Rows are resampled (with replacement) from the real taxi CSV, without the label column, in chunks, so
+the parent never holds the big files in memory.
+
+The model: --model-dir (a serving folder) or, by default, the serving version of the registry in the
+local stack's .env (`make up && make demo` publishes one); it is downloaded and checksum-verified.
+
+Usage (TFX interpreter): .venv-tfx/bin/python bench/score_throughput.py [--rows 1000000 5000000]
+       [--direct-rows 500000] [--chunk-rows 32768] [--model-dir DIR | --model-uri s3://bucket/taxi]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_input(source: Path, rows: int, dest: Path, seed: int = 11) -> None:
+    """`rows` trips resampled from `source` (label dropped), written 100k rows at a time."""
+    import numpy as np
+
+    with source.open(newline="") as fh:
+        data = list(csv.reader(fh))
+    header, body = data[0], data[1:]
+    drop = header.index("tips")
+    header = [h for i, h in enumerate(header) if i != drop]
+    lines = [",".join(_quote(v) for i, v in enumerate(r) if i != drop) for r in body]
+    rng = np.random.default_rng(seed)
+    with dest.open("w", newline="") as out:
+        out.write(",".join(header) + "\n")
+        for start in range(0, rows, 100_000):
+            idx = rng.integers(0, len(lines), min(100_000, rows - start))
+            out.write("\n".join(lines[i] for i in idx) + "\n")
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if ("," in value or '"' in value) else value
+
+
+def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, queue: mp.Queue) -> None:
+    """The signature alone on pre-built serialized tf.Examples (encoded before the clock starts)."""
+    import tensorflow as tf
+    from nightshift_tfx.batch_score import iter_batches, to_examples_batch
+    from nightshift_tfx.scoring import load_feature_spec
+    from tfx_bsl.coders import example_coder
+
+    spec = load_feature_spec(Path(model_dir))
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    encoder = example_coder.RecordBatchToExamplesEncoder(None)
+    batches, n = [], 0
+    for batch in iter_batches(Path(input_path), spec, chunk_rows):
+        batches.append(tf.constant(encoder.encode(to_examples_batch(batch, spec, input_path))))
+        n += batch.num_rows
+        if n >= rows:
+            break
+    serve(examples=batches[0][:16])  # the first call traces; neither scorer pays it per row
+    t = time.perf_counter()
+    for examples in batches:
+        serve(examples=examples)["outputs"].numpy()
+    queue.put(("direct signature, pre-built batches", time.perf_counter() - t, n, _peak_mb()))
+
+
+def _phase_score(model_dir: str, input_path: str, chunk_rows: int, queue: mp.Queue) -> None:
+    from nightshift_tfx.batch_score import check_output, score_file
+
+    out = Path(input_path).with_suffix(".parquet")
+    stats = score_file(Path(model_dir), Path(input_path), out, model_version=0, run_id="bench",
+                       chunk_rows=chunk_rows)
+    problems = check_output(out, stats.rows)
+    assert not problems, problems
+    out.unlink()
+    # score_file's own clock starts after the model is loaded, like the direct phase's
+    queue.put((f"score_file, {stats.rows:,} rows", stats.seconds, stats.rows, _peak_mb()))
+
+
+def _run(target, *args) -> tuple:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def _model_dir(args: argparse.Namespace, tmp: Path) -> Path:
+    if args.model_dir:
+        return Path(args.model_dir)
+    from nightshift.config import PROJECT_ROOT
+    from nightshift.registry.store import ModelRegistry
+    from nightshift.s3 import client_from_env
+    from nightshift.spec import load_spec
+
+    uri = args.model_uri or load_spec(PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml", PROJECT_ROOT).push.uri
+    manifest = ModelRegistry(client_from_env(), uri).download_serving(tmp / "model")
+    print(f"model: {uri} version {manifest.version} (downloaded, {len(manifest.files)} files verified)")
+    return tmp / "model"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--direct-rows", type=int, default=500_000)
+    parser.add_argument("--chunk-rows", type=int, default=32_768)
+    parser.add_argument("--model-dir")
+    parser.add_argument("--model-uri")
+    args = parser.parse_args()
+    import tfx
+
+    taxi_csv = Path(tfx.__file__).parent / "examples/chicago_taxi_pipeline/data/simple/data.csv"
+
+    with tempfile.TemporaryDirectory(prefix="nightshift-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = _model_dir(args, tmp)
+        results = []
+        for rows in sorted(args.rows):
+            path = tmp / f"score_{rows}.csv"
+            make_input(taxi_csv, rows, path)
+            print(f"input: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB CSV", flush=True)
+            if not results:
+                results.append(_run(_phase_direct, str(model_dir), str(path), args.direct_rows, args.chunk_rows))
+            results.append(_run(_phase_score, str(model_dir), str(path), args.chunk_rows))
+            path.unlink()
+    direct = results[0]
+    print(f"\n== batch scoring, chunks of {args.chunk_rows:,} rows; each phase in its own fresh process ==")
+    for name, seconds, rows, peak in results:
+        print(f"{name:38s} {seconds:8.1f} s  {rows / seconds:10,.0f} rows/s  peak RSS {peak:7.0f} MB")
+    for name, seconds, rows, _peak in results[1:]:
+        print(f"{name}: throughput {rows / seconds / (direct[2] / direct[1]):.2f}x the direct signature "
+              "(goal >= 0.8x)")
+    if len(results) >= 3:
+        print(f"peak RSS {results[-1][0]} / {results[1][0]}: {results[-1][3] / results[1][3]:.2f}x (goal <= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

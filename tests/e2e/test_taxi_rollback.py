@@ -1,0 +1,97 @@
+"""Rollback from the command line and from the Airflow form; the next scoring run follows the pointer.
+
+Runs after test_taxi_nightly (which publishes v1). A second version is published from v1's own verified
+files, so there is something to roll back from without a second training run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nightshift.predictions import read_marker
+from nightshift.registry.store import ModelRegistry
+from nightshift.s3 import client_from_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+MODEL_URI = "s3://nightshift-models/taxi"
+SCORE_DAG = "taxi_batch_score"
+ROLLBACK_DAG = "model_rollback"
+
+
+def _cli(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nightshift.cli", *args], env=stack.env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def _republish_serving_version(registry: ModelRegistry, tmp_path: Path) -> int:
+    pointer = registry.read_pointer()
+    manifest = registry.download_serving(tmp_path / "model")
+    fields = {k: getattr(manifest, k) for k in ("model", "pipeline", "metrics", "data_window", "contract", "blessing")}
+    return registry.publish(tmp_path / "model", {**fields, "run_id": f"e2e_republish_of_v{pointer.version}"}).version
+
+
+def _score(api, run_id: str, taxi_csv: Path, day: str) -> dict:
+    with taxi_csv.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    drop = rows[0].index("tips")
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([[v for i, v in enumerate(r) if i != drop]
+                                                   for r in [rows[0], *rows[-300:]]])
+    s3 = client_from_env()
+    s3.put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv", Body=buf.getvalue().encode())
+    api.trigger(SCORE_DAG, conf={"input_uri": f"s3://nightshift-raw/e2e-rollback/date={day}/part-00000.csv"},
+                run_id=run_id)
+    run = api.wait_for_run(SCORE_DAG, run_id, timeout=900, poll=3)
+    assert run["state"] == "success", {t["task_id"]: t["state"] for t in api.task_instances(SCORE_DAG, run_id)}
+    return read_marker(s3, f"s3://nightshift-models/predictions/taxi/date={day}/")
+
+
+def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi_csv, tmp_path):
+    registry = ModelRegistry(client_from_env(), MODEL_URI)
+    first = registry.read_pointer().version
+    second = _republish_serving_version(registry, tmp_path)
+    assert second > first and registry.read_pointer().version == second
+
+    # The Airflow form: model + reason; empty version = the newest older version that verifies.
+    api.wait_for_dag(ROLLBACK_DAG, timeout=240)
+    api.unpause(ROLLBACK_DAG)
+    api.trigger(ROLLBACK_DAG, conf={"model": "taxi", "reason": "e2e: challenger misbehaves"},
+                run_id="e2e_rollback_form")
+    run = api.wait_for_run(ROLLBACK_DAG, "e2e_rollback_form", timeout=600, poll=3)
+    assert run["state"] == "success"
+    pointer = registry.read_pointer()
+    assert (pointer.version, pointer.action, pointer.reason) == (first, "rollback", "e2e: challenger misbehaves")
+    entry = registry.audit_log()[-1]
+    assert (entry.action, entry.from_version, entry.to_version) == ("rollback", second, first)
+    assert "e2e_rollback_form" in entry.actor and entry.actor.startswith("airflow:")
+
+    api.wait_for_dag(SCORE_DAG, timeout=240)
+    api.unpause(SCORE_DAG)
+    marker = _score(api, "e2e_rollback_score_1", taxi_csv, "2030-03-01")
+    assert marker["model_version"] == first and marker["rows"] == 300
+
+    # The command line: promote the newer one again, then roll back to an explicit version.
+    promoted = _cli(stack, "models", "promote", "taxi", str(second), "--reason", "e2e: fixed")
+    assert promoted.returncode == 0, promoted.stderr
+    assert registry.read_pointer().version == second
+    rolled = _cli(stack, "models", "rollback", "taxi", "--to", str(first), "--reason", "e2e: again")
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"to v{first}" in rolled.stdout and registry.read_pointer().version == first
+    audit = _cli(stack, "models", "audit", "taxi")
+    assert audit.returncode == 0 and "e2e: again" in audit.stdout and "cli:" in audit.stdout
+
+    marker = _score(api, "e2e_rollback_score_2", taxi_csv, "2030-03-02")
+    assert marker["model_version"] == first
+
+    # A form without a reason is refused by Airflow itself, before anything runs.
+    from nightshift.airflow_api import AirflowApiError
+
+    with pytest.raises(AirflowApiError):
+        api.trigger(ROLLBACK_DAG, conf={"model": "taxi", "reason": ""}, run_id="e2e_rollback_no_reason")
+    assert registry.read_pointer().version == first
