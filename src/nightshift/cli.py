@@ -133,6 +133,19 @@ def cmd_models_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_report(args: argparse.Namespace) -> int:
+    from nightshift.model_report import publish_report, render
+
+    spec = _spec_for(args.model)
+    registry = _registry(args.model)
+    html = render(spec, registry, endpoint=load_settings().s3_endpoint)
+    out = Path(args.output or load_settings().var_dir / "reports" / f"{args.model}.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    print(f"{args.model}: report written to {out} and {publish_report(spec, registry, html)}")
+    return 0
+
+
 def cmd_models_audit(args: argparse.Namespace) -> int:
     entries = _registry(args.model).audit_log()
     for entry in entries:
@@ -158,6 +171,40 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
     print(f"{args.model}: serving v{result.serving} at {base / str(result.serving)}"
           + (" (downloaded, verified)" if result.downloaded else " (already in place)")
           + (f"; removed {', '.join(f'v{v}' for v in result.removed)}" if result.removed else ""))
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """Where a published version came from: the manifest, the run's staged partitions and data-quality
+    report in S3, and TFX's own record of the run in ML Metadata (read in the TFX interpreter)."""
+    from nightshift.lineage import lineage_of
+
+    doc = lineage_of(_spec_for(args.model), args.version, load_settings())
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    m = doc["manifest"]
+    print(f"{args.model} v{args.version}{' (serving)' if doc['serving'] else ''}, published {m['created_at']}")
+    print(f"  airflow run: {doc['dag_id']} / {m['run_id']}")
+    code = m.get("extra", {})
+    print(f"  code: revision {code.get('code_revision') or 'unknown'}, tfx {code.get('tfx_version') or '?'}, "
+          f"tensorflow {code.get('tensorflow_version') or '?'}")
+    w = m.get("data_window", {})
+    print(f"  data window: [{w.get('start') or 'beginning'}, {w.get('end')}) {w.get('rows')} rows from "
+          f"{w.get('partitions')} partitions ({w.get('first_partition')} .. {w.get('last_partition')})")
+    parts = doc["partitions"]
+    if parts:
+        shown = parts if len(parts) <= 6 else [*parts[:3], None, *parts[-3:]]
+        for p in shown:
+            print("    ..." if p is None else f"    {p['uri']}  etag {p.get('etag', '')}")
+    c = m.get("contract", {})
+    print(f"  contract: {c.get('name')} v{c.get('version')} ({c.get('path')}, sha256 {str(c.get('sha256'))[:12]}…)")
+    print(f"  data-quality report: {doc['report_uri']}")
+    tfx = doc["tfx"]
+    if "error" in tfx:
+        print(f"  ML Metadata: {tfx['error']}")
+    for a in tfx.get("artifacts", []):
+        print(f"  {a['producer']:18s} {a['type']:18s} {a['uri']}")
     return 0
 
 
@@ -290,9 +337,20 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep", type=int, required=True, help="how many of the newest versions to keep")
     prune.add_argument("--dry-run", action="store_true")
     prune.set_defaults(func=cmd_models_prune)
+    report = models_sub.add_parser("report", help="one HTML page: metric history, slices, pointer changes")
+    report.add_argument("model")
+    report.add_argument("--output", help="local file (default var/reports/<model>.html); also stored in S3")
+    report.set_defaults(func=cmd_models_report)
     audit = models_sub.add_parser("audit", help="every pointer change: when, who, from, to, why")
     audit.add_argument("model")
     audit.set_defaults(func=cmd_models_audit)
+
+    lineage = sub.add_parser("lineage", help="where a published version came from: data, contract, run, TFX "
+                                              "artifacts")
+    lineage.add_argument("model")
+    lineage.add_argument("version", type=int)
+    lineage.add_argument("--json", action="store_true", help="everything, every partition included")
+    lineage.set_defaults(func=cmd_lineage)
 
     sync = sub.add_parser("serve-sync", help="mirror the serving version into TF Serving's model_base_path")
     sync.add_argument("model")

@@ -1,0 +1,54 @@
+"""A published version's lineage, gathered from the registry, the run's reports in S3 and ML Metadata."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nightshift.config import Settings
+    from nightshift.spec import PipelineSpec
+
+PARTITIONS_FILE = "stage_window/partitions.json"
+
+
+def run_report_uri(spec: PipelineSpec, run_id: str) -> str:
+    """Where a run's reports live: <reports_uri>/<pipeline>/<run id>/ (contract gate, staged partitions)."""
+    return f"{spec.reports_uri.rstrip('/')}/{spec.name}/{run_id}/"
+
+
+def lineage_of(spec: PipelineSpec, version: int, settings: Settings, client: Any = None) -> dict[str, Any]:
+    from nightshift.registry.store import ModelRegistry
+    from nightshift.s3 import S3Uri, client_from_env
+
+    client = client or client_from_env()
+    registry = ModelRegistry(client, spec.push.uri)
+    manifest = registry.read_manifest(version)
+    pointer = registry.read_pointer()
+    reports = run_report_uri(spec, manifest.run_id)
+    where = S3Uri.parse(reports + PARTITIONS_FILE)
+    try:
+        partitions = json.loads(client.get_object(Bucket=where.bucket, Key=where.key)["Body"].read())["partitions"]
+    except client.exceptions.NoSuchKey:
+        partitions = []
+    mlmd = manifest.extra.get("mlmd_sqlite") or (str(settings.mlmd_sqlite) if settings.mlmd_sqlite else "")
+    return {
+        "model": spec.name, "version": version, "serving": bool(pointer and pointer.version == version),
+        "dag_id": spec.nightly_dag_id, "manifest": json.loads(manifest.to_json()),
+        "partitions": partitions, "report_uri": reports + "contract_gate/data_docs.html",
+        "tfx": tfx_artifacts(settings, mlmd, manifest.run_id),
+    }
+
+
+def tfx_artifacts(settings: Settings, mlmd_sqlite: str, run_id: str) -> dict[str, Any]:
+    """ML Metadata lives with TFX: asked through the runtime interpreter (`nightshift_tfx.lineage`)."""
+    if not mlmd_sqlite:
+        return {"error": "no ML Metadata store configured"}
+    out = subprocess.run([str(settings.runtime_python), "-m", "nightshift_tfx.lineage", "--mlmd", mlmd_sqlite,
+                          "--run-id", run_id], capture_output=True, text=True, timeout=300, check=False)
+    lines = out.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"lineage query failed (exit {out.returncode}): {out.stderr.strip()[-500:]}"}

@@ -1,0 +1,37 @@
+"""`models report` against a real SeaweedFS registry: history chart, serving mark, slices, audit, stored in S3."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from nightshift.model_report import publish_report, render
+from nightshift.registry.store import ModelRegistry
+
+pytestmark = pytest.mark.integration
+
+
+def test_report_shows_history_serving_slices_and_pointer_changes(s3, bucket, fake_saved_model):
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    for i, acc in enumerate((0.71, 0.78, 0.74), start=1):
+        registry.publish(fake_saved_model, {
+            "model": "m", "pipeline": "m", "run_id": f"run-{i}",
+            "metrics": {"overall": {"binary_accuracy": acc, "auc": acc + 0.1},
+                        "slices": {"hour": {"3": {"binary_accuracy": acc - 0.05}, "17": {"binary_accuracy": acc}}}},
+            "data_window": {"start": None, "end": f"2024-01-0{i}", "rows": 100 * i}})
+    registry.rollback(actor="cli:ops", reason="v3 <worse>")
+    spec = SimpleNamespace(name="m", push=SimpleNamespace(uri=f"s3://{bucket}/m"), reports_uri=f"s3://{bucket}/r")
+    html = render(spec, registry, endpoint="http://127.0.0.1:9")
+
+    polylines = re.findall(r'<polyline [^>]*points="([^"]+)"', html)
+    assert len(polylines) == 2 and all(len(p.split()) == 3 for p in polylines)  # two metrics, three versions
+    assert "binary_accuracy v2: 0.7800" in html and ">serving</text>" in html
+    assert re.search(r'<tr class="serving">\s*<td>2 \(serving\)', html)
+    assert "http://127.0.0.1:9/" + bucket + "/r/m/run-1/contract_gate/data_docs.html" in html
+    assert "<h3>hour</h3>" in html and "0.6900" in html  # v3's slice hour=3
+    assert "v3 &lt;worse&gt;" in html  # audit reason, escaped
+    uri = publish_report(spec, registry, html)
+    assert uri == f"s3://{bucket}/m/report.html"
+    assert s3.get_object(Bucket=bucket, Key="m/report.html")["Body"].read().decode() == html
