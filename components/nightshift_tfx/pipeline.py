@@ -68,6 +68,8 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
                         "contract": run.contract,
                         "train_steps": run.train_steps,
                         "min_accuracy": run.min_accuracy,
+                        "code_revision": run.code_revision,
+                        "mlmd_sqlite": run.mlmd_sqlite,
                     },
                     sort_keys=True,
                 ),

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from nightshift.config import load_settings
 from nightshift.errors import DataContractViolation
-from nightshift.run_config import RunConfig, run_key
+from nightshift.run_config import RunConfig, code_revision, run_key
 from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
 from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
 
@@ -34,10 +34,11 @@ class StageWindowOperator(BaseOperator):
     template_fields = ("window_days",)
 
     def __init__(self, *, pipeline: str, raw_uri: str, window_mode: str, window_days: Any = 0,
-                 aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+                 reports_uri: str | None = None, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.raw_uri = raw_uri
+        self.reports_uri = reports_uri
         self.window_mode = window_mode
         self.window_days = window_days
         self.aws_conn_id = aws_conn_id
@@ -58,6 +59,16 @@ class StageWindowOperator(BaseOperator):
         staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest)
         self.log.info("staged %d rows from %d partitions (%s .. %s) into %s", staged.rows, staged.partitions,
                       staged.first_partition, staged.last_partition, staged.path)
+        if self.reports_uri:  # the exact partitions a model was trained on, for `nightshift lineage`
+            from nightshift.lineage import PARTITIONS_FILE
+            from nightshift.s3 import S3Uri
+
+            run_reports = f"{self.reports_uri.rstrip('/')}/{self.pipeline}/{context['run_id']}"
+            target = S3Uri.parse(f"{run_reports}/{PARTITIONS_FILE}")
+            body = json.dumps({"window": window.as_dict(), "partitions": list(staged.partition_uris)}, indent=1)
+            self.hook.get_client().put_object(Bucket=target.bucket, Key=target.key, Body=body.encode(),
+                                              ContentType="application/json")
+            self.log.info("partition list: s3://%s/%s", target.bucket, target.key)
         return staged.as_dict()
 
 
@@ -143,8 +154,9 @@ class CompileTfxPipelineOperator(BaseOperator):
             eval_steps=int(self.eval_steps),
             min_accuracy=float(self.min_accuracy),
             publish=_as_bool(self.publish),
-            data_window={k: v for k, v in staged.items() if k != "path"},
+            data_window={k: v for k, v in staged.items() if k not in ("path", "partition_uris")},
             contract=gate["contract"],
+            code_revision=code_revision(settings.project_root),
         )
         run.write()
         self.log.info("run config: %s", json.dumps(run.__dict__, sort_keys=True, default=str))

@@ -91,6 +91,7 @@ class StagedData:
     last_partition: str
     window: DataWindow
     problems: tuple[str, ...] = ()  # partitions left out because they could not be merged; the gate fails on them
+    partition_uris: tuple[dict[str, str], ...] = ()  # every partition read, with the ETag it had: lineage
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,11 +123,15 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     base = S3Uri.parse(raw_uri)
     keys = select_partitions(list_keys(client, base.bucket, base.key), window, where=raw_uri)
 
-    def fetch(key: str) -> bytes:
-        return client.get_object(Bucket=base.bucket, Key=key)["Body"].read()
+    def fetch(key: str) -> tuple[bytes, str]:
+        response = client.get_object(Bucket=base.bucket, Key=key)
+        return response["Body"].read(), response.get("ETag", "").strip('"')
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        bodies = list(pool.map(fetch, keys))
+        fetched = list(pool.map(fetch, keys))
+    bodies = [body for body, _ in fetched]
+    read_as = tuple({"uri": f"s3://{base.bucket}/{key}", "etag": etag} for key, (_, etag) in zip(keys, fetched,
+                                                                                                  strict=True))
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".partial")
@@ -172,4 +177,4 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     first, last = partition_date(keys[0]), partition_date(keys[-1])
     log.info("staged %d rows from %d partitions (%s .. %s) into %s; %d problem(s)", rows, len(keys), first, last,
              dest, len(problems))
-    return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems))
+    return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems), read_as)

@@ -33,6 +33,7 @@ class RunConfig:
     publish: bool
     data_window: dict[str, Any] = field(default_factory=dict)
     contract: dict[str, Any] = field(default_factory=dict)
+    code_revision: str = ""
 
     @property
     def path(self) -> Path:
@@ -50,3 +51,21 @@ class RunConfig:
     @classmethod
     def read(cls, run_dir: str | Path) -> RunConfig:
         return cls(**json.loads((Path(run_dir) / "run_config.json").read_text()))
+
+
+def code_revision(root: Path) -> str:
+    """The code a run was built from: $NIGHTSHIFT_CODE_REVISION (set by an image build), else the git
+    commit of the checkout (with "-dirty" for uncommitted changes), else "unknown"."""
+    import os
+    import subprocess
+
+    if os.environ.get("NIGHTSHIFT_CODE_REVISION"):
+        return os.environ["NIGHTSHIFT_CODE_REVISION"]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")

@@ -121,3 +121,22 @@ def test_cli_lists_published_versions_with_checksum_status(stack, api):
     assert out.returncode == 0, out.stderr
     assert "s3://nightshift-models/taxi/1/" in out.stdout
     assert "binary_accuracy=" in out.stdout and "checksums: OK" in out.stdout
+
+
+def test_lineage_names_partitions_contract_run_and_tfx_artifacts(stack, api):
+    settings_bin = Path(load_settings().project_root) / ".venv" / "bin" / "nightshift"
+    out = subprocess.run([str(settings_bin), "lineage", "taxi", "1", "--json"], capture_output=True, text=True,
+                         env={**stack.process_env()}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    manifest = doc["manifest"]
+    assert doc["dag_id"] == "taxi_nightly" and manifest["run_id"] == "e2e_publish"
+    assert len(doc["partitions"]) == manifest["data_window"]["partitions"] == 1423
+    assert doc["partitions"][0]["uri"].startswith("s3://nightshift-raw/taxi/date=2013-01-01/")
+    assert all(p["etag"] for p in doc["partitions"])
+    assert manifest["contract"]["name"] == "taxi" and manifest["contract"]["sha256"]
+    assert manifest["extra"]["tfx_version"] == "1.16.0" and manifest["extra"]["code_revision"]
+    produced = {(a["producer"], a["type"]) for a in doc["tfx"]["artifacts"]}
+    assert {("CsvExampleGen", "Examples"), ("StatisticsGen", "ExampleStatistics"), ("SchemaGen", "Schema"),
+            ("Trainer", "Model"), ("Evaluator", "ModelBlessing")} <= produced
+    assert doc["report_uri"].endswith("/taxi/e2e_publish/contract_gate/data_docs.html")

@@ -27,6 +27,15 @@ def _write_result(model_push: types.Artifact, result: dict[str, Any]) -> None:
     (folder / PUSH_RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True))
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
@@ -55,7 +64,9 @@ class Executor(pusher_executor.Executor):
                 "data_window": run.get("data_window", {}),
                 "contract": run.get("contract", {}),
                 "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy")},
-                "extra": {"train_steps": run.get("train_steps")},
+                "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
+                          "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
+                          "mlmd_sqlite": run.get("mlmd_sqlite", "")},
             },
         )
         destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
