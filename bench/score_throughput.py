@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import multiprocessing as mp
 import os
 import resource
@@ -44,17 +45,15 @@ def make_input(source: Path, rows: int, dest: Path, seed: int = 11) -> None:
     header, body = data[0], data[1:]
     drop = header.index("tips")
     header = [h for i, h in enumerate(header) if i != drop]
-    lines = [",".join(_quote(v) for i, v in enumerate(r) if i != drop) for r in body]
+    rendered = io.StringIO()
+    csv.writer(rendered, lineterminator="\n").writerows([v for i, v in enumerate(r) if i != drop] for r in body)
+    lines = rendered.getvalue().splitlines()  # a taxi row has no embedded newline
     rng = np.random.default_rng(seed)
     with dest.open("w", newline="") as out:
         out.write(",".join(header) + "\n")
         for start in range(0, rows, 100_000):
             idx = rng.integers(0, len(lines), min(100_000, rows - start))
             out.write("\n".join(lines[i] for i in idx) + "\n")
-
-
-def _quote(value: str) -> str:
-    return f'"{value}"' if ("," in value or '"' in value) else value
 
 
 def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, queue: mp.Queue) -> None:
