@@ -125,6 +125,38 @@ def _serving_signature(model, tf_transform_output):
     return serve
 
 
+def _columns_signature(model, tf_transform_output):
+    """serving_columns: the same raw features as column tensors, for batch scoring.
+
+    Each feature comes as `<name>` (values, any filler where missing) and `<name>__present` (bool): the
+    signature rebuilds exactly what parse_example gives serving_default (dense for required features,
+    [batch, 1] sparse for optional ones), so both apply the same tf.Transform graph and model. A batch
+    job fills these straight from Arrow columns, with no tf.Example serialised and parsed again per row."""
+    raw_spec = tf_transform_output.raw_feature_spec()
+    raw_spec.pop(LABEL_KEY)
+
+    def serve_columns(**columns):
+        features = {}
+        for name, feature in raw_spec.items():
+            values, present = columns[name], columns[name + "__present"]
+            if isinstance(feature, tf.io.FixedLenFeature):
+                features[name] = values
+                continue
+            rows = tf.cast(tf.where(present)[:, 0], tf.int64)
+            features[name] = tf.SparseTensor(
+                indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
+                values=tf.boolean_mask(values, present),
+                dense_shape=tf.stack([tf.shape(values, out_type=tf.int64)[0], tf.constant(1, tf.int64)]),
+            )
+        return {"outputs": model(model.tft_layer_inference(features))}
+
+    specs = {}
+    for name, feature in raw_spec.items():
+        specs[name] = tf.TensorSpec([None], feature.dtype, name=name)
+        specs[name + "__present"] = tf.TensorSpec([None], tf.bool, name=name + "__present")
+    return tf.function(serve_columns).get_concrete_function(**specs)
+
+
 def _transform_signature(model, tf_transform_output):
     """transform_features: what the Evaluator applies before scoring (label included)."""
     model.tft_layer_eval = tf_transform_output.transform_features_layer()
@@ -156,7 +188,7 @@ def _write_feature_spec(serving_model_dir: str, tf_transform_output) -> None:
 
 
 def run_fn(fn_args: FnArgs) -> None:
-    """Trainer callback: fit on transformed examples, save with both signatures."""
+    """Trainer callback: fit on transformed examples, save with the serving and transform signatures."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, BATCH_SIZE)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, BATCH_SIZE)
@@ -170,6 +202,7 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     signatures = {
         "serving_default": _serving_signature(model, tf_transform_output),
+        "serving_columns": _columns_signature(model, tf_transform_output),
         "transform_features": _transform_signature(model, tf_transform_output),
     }
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
