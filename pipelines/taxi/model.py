@@ -140,7 +140,7 @@ def _columns_signature(model, tf_transform_output):
         for name, feature in raw_spec.items():
             values, present = columns[name], columns[name + "__present"]
             if isinstance(feature, tf.io.FixedLenFeature):
-                features[name] = values
+                features[name] = tf.reshape(values, [-1, *feature.shape])  # parse_example's shape
                 continue
             rows = tf.cast(tf.where(present)[:, 0], tf.int64)
             features[name] = tf.SparseTensor(
