@@ -18,9 +18,11 @@ import argparse
 import json
 import logging
 import os
+import queue
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -148,6 +150,34 @@ def to_column_tensors(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], wh
     return out
 
 
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """Produce `items` on a thread, at most `depth` ahead: reading and converting the next chunk (Arrow
+    and TF release the GIL) overlaps scoring this one, on the machine's other core. Memory stays bounded
+    by `depth` chunks; an error in the producer is raised here, in the consumer."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                box.put(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            box.put(_Raised(exc))
+        finally:
+            box.put(done)
+
+    threading.Thread(target=produce, name="score-prefetch", daemon=True).start()
+    while (item := box.get()) is not done:
+        if isinstance(item, _Raised):
+            raise item.exc
+        yield item
+
+
 def load_scorer(model_dir: Path) -> tuple[Any, str]:
     """The model's batch-scoring entry: `serving_columns` (column tensors in) when the model exports it,
     else `serving_default` (serialized tf.Examples in, built by tfx_bsl's encoder)."""
@@ -174,23 +204,28 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
     schema = pa.schema([pa.field("row_number", pa.int64()), *key_field, pa.field("score", pa.float32()),
                         pa.field("predicted_label", pa.int8()), pa.field("model_version", pa.int32()),
                         pa.field("run_id", pa.string())])
+    def prepared() -> Iterator[tuple[pa.RecordBatch, dict[str, Any]]]:
+        for batch in iter_batches(input_path, spec, chunk_rows, key_column):
+            if batch.num_rows == 0:
+                continue
+            if entry == "serving_columns":
+                yield batch, {k: tf.constant(v) for k, v in to_column_tensors(batch, spec, where).items()}
+            else:
+                yield batch, {"examples": tf.constant(encoder.encode(to_examples_batch(batch, spec, where)))}
+
     rows = chunks = 0
     started = time.perf_counter()
     with pq.ParquetWriter(str(output_path), schema) as writer:
-        for batch in iter_batches(input_path, spec, chunk_rows, key_column):
+        for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
-            if n == 0:
-                continue
-            if entry == "serving_columns":
-                outputs = serve(**{k: tf.constant(v) for k, v in to_column_tensors(batch, spec, where).items()})
-            else:
-                outputs = serve(examples=tf.constant(encoder.encode(to_examples_batch(batch, spec, where))))
-            scores = outputs["outputs"].numpy().reshape(-1).astype(np.float32)
+            scores = serve(**inputs)["outputs"].numpy().reshape(-1).astype(np.float32)
             columns = [pa.array(np.arange(rows, rows + n, dtype=np.int64))]
             if key_column:
                 columns.append(batch.column(batch.schema.get_field_index(key_column)).cast(pa.string()))
             columns += [pa.array(scores), pa.array((scores >= LABEL_THRESHOLD).astype(np.int8)),
-                        pa.array(np.full(n, model_version, dtype=np.int32)), pa.array([run_id] * n, pa.string())]
+                        pa.array(np.full(n, model_version, dtype=np.int32)),
+                        pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)),
+                                                       pa.array([run_id])).cast(pa.string())]
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
             rows += n
             chunks += 1

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
 
 import pyarrow.parquet as pq
 import pytest
 
+from nightshift.config import load_settings
 from nightshift.predictions import MARKER, PART, read_marker
 from nightshift.registry.layout import version_prefix
 from nightshift.registry.store import ModelRegistry
@@ -49,7 +52,7 @@ def test_publish_updates_the_model_asset(api):
     assert any(e.get("source_dag_id") == "taxi_nightly" and e.get("source_task_id") == "pusher" for e in events)
 
 
-def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scoring_api, taxi_csv):
+def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scoring_api, taxi_csv, tmp_path):
     s3 = client_from_env()
     s3.put_object(Bucket="nightshift-raw", Key="e2e-score/date=2030-02-01/part-00000.csv",
                   Body=_held_out(taxi_csv, 5000))
@@ -69,6 +72,16 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     assert table.column("row_number").to_pylist() == list(range(5000))
     scores = table.column("score").to_pylist()
     assert all(0.0 <= s <= 1.0 for s in scores) and len({round(s, 3) for s in scores}) > 50
+
+    # The batch scorer's serving_columns entry gives what TF Serving's serving_default gives on tf.Examples.
+    held_out = tmp_path / "held_out.csv"
+    held_out.write_bytes(_held_out(taxi_csv, 5000))
+    out = subprocess.run([str(load_settings().runtime_python), "-m", "nightshift_tfx.scoring", "--model-uri",
+                          MODEL_URI, "--csv", str(held_out), "--limit", "300"],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    reference = json.loads(out.stdout.strip().splitlines()[-1])["scores"]
+    assert max(abs(a - b) for a, b in zip(reference, scores[:300], strict=True)) < 1e-5
 
     state, states = _run(scoring_api, "e2e_score_2", conf)
     assert state == "success", states
