@@ -89,62 +89,46 @@ def iter_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int,
         raise ScoringInputError(f"{path}: {exc}") from exc
 
 
-def _as_list_array(array: pa.Array, dtype: pa.DataType) -> pa.ListArray:
-    if array.type != dtype:
-        if pa.types.is_integer(dtype) and pa.types.is_floating(array.type):
-            array = pa.compute.floor(array)
-        array = array.cast(dtype)
+def _as_list_array(array: pa.Array) -> pa.ListArray:
     valid = np.asarray(array.is_valid())
     offsets = np.zeros(len(array) + 1, dtype=np.int32)
     np.cumsum(valid, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), array.drop_null())
 
 
+def _feature_column(batch: pa.RecordBatch, name: str, info: dict[str, Any], where: str) -> pa.Array:
+    """One raw feature's column, typed as the model parses it; nulls where an optional feature is absent."""
+    dtype = ARROW_TYPES[info["dtype"]]
+    if name not in batch.schema.names:
+        if info["required"]:
+            raise ScoringInputError(f"{where}: column {name!r} is missing; the model requires it")
+        return pa.nulls(batch.num_rows, dtype)
+    column = batch.column(batch.schema.get_field_index(name))
+    if info["required"] and column.null_count:
+        raise ScoringInputError(f"{where}: column {name!r} has {column.null_count} empty value(s) in a "
+                                "chunk; the model requires a value in every row")
+    try:
+        if column.type != dtype:
+            if pa.types.is_integer(dtype) and pa.types.is_floating(column.type):
+                column = pa.compute.floor(column)
+            column = column.cast(dtype)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ScoringInputError(f"{where}: column {name!r}: expected {info['dtype']} values ({exc})") from exc
+    return column
+
+
 def to_examples_batch(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], where: str) -> pa.RecordBatch:
     """The model's raw features as list columns, ready for tfx_bsl's Examples encoder."""
-    arrays, names = [], []
-    present = set(batch.schema.names)
-    for name, info in spec.items():
-        if name not in present:
-            if info["required"]:
-                raise ScoringInputError(f"{where}: column {name!r} is missing; the model requires it")
-            column = pa.nulls(batch.num_rows, ARROW_TYPES[info["dtype"]])
-        else:
-            column = batch.column(batch.schema.get_field_index(name))
-            if info["required"] and column.null_count:
-                raise ScoringInputError(f"{where}: column {name!r} has {column.null_count} empty value(s) in a "
-                                        "chunk; the model requires a value in every row")
-        try:
-            arrays.append(_as_list_array(column, ARROW_TYPES[info["dtype"]]))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ScoringInputError(f"{where}: column {name!r}: expected {info['dtype']} values ({exc})") from exc
-        names.append(name)
-    return pa.RecordBatch.from_arrays(arrays, names)
+    arrays = [_as_list_array(_feature_column(batch, name, info, where)) for name, info in spec.items()]
+    return pa.RecordBatch.from_arrays(arrays, list(spec))
 
 
 def to_column_tensors(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], where: str) -> dict[str, np.ndarray]:
     """The model's raw features as `<name>` values + `<name>__present` masks, for `serving_columns`."""
     out: dict[str, np.ndarray] = {}
-    present = set(batch.schema.names)
     for name, info in spec.items():
-        dtype = ARROW_TYPES[info["dtype"]]
-        if name not in present:
-            if info["required"]:
-                raise ScoringInputError(f"{where}: column {name!r} is missing; the model requires it")
-            column = pa.nulls(batch.num_rows, dtype)
-        else:
-            column = batch.column(batch.schema.get_field_index(name))
-            if info["required"] and column.null_count:
-                raise ScoringInputError(f"{where}: column {name!r} has {column.null_count} empty value(s) in a "
-                                        "chunk; the model requires a value in every row")
-        try:
-            if column.type != dtype:
-                if pa.types.is_integer(dtype) and pa.types.is_floating(column.type):
-                    column = pa.compute.floor(column)
-                column = column.cast(dtype)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ScoringInputError(f"{where}: column {name!r}: expected {info['dtype']} values ({exc})") from exc
-        filler = pa.scalar(b"" if info["dtype"] == "string" else 0, dtype)
+        column = _feature_column(batch, name, info, where)
+        filler = pa.scalar(b"" if info["dtype"] == "string" else 0, column.type)
         out[name] = column.fill_null(filler).to_numpy(zero_copy_only=False)
         out[name + "__present"] = column.is_valid().to_numpy(zero_copy_only=False)
     return out

@@ -76,11 +76,11 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     # The batch scorer's serving_columns entry gives what TF Serving's serving_default gives on tf.Examples.
     held_out = tmp_path / "held_out.csv"
     held_out.write_bytes(_held_out(taxi_csv, 5000))
-    out = subprocess.run([str(load_settings().runtime_python), "-m", "nightshift_tfx.scoring", "--model-uri",
-                          MODEL_URI, "--csv", str(held_out), "--limit", "300"],
-                         capture_output=True, text=True, timeout=600, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    reference = json.loads(out.stdout.strip().splitlines()[-1])["scores"]
+    signature_run = subprocess.run([str(load_settings().runtime_python), "-m", "nightshift_tfx.scoring",
+                                    "--model-uri", MODEL_URI, "--csv", str(held_out), "--limit", "300"],
+                                   capture_output=True, text=True, timeout=600, check=False)
+    assert signature_run.returncode == 0, signature_run.stderr[-3000:]
+    reference = json.loads(signature_run.stdout.strip().splitlines()[-1])["scores"]
     assert max(abs(a - b) for a, b in zip(reference, scores[:300], strict=True)) < 1e-5
 
     state, states = _run(scoring_api, "e2e_score_2", conf)
