@@ -89,8 +89,8 @@ def test_rollback_promote_and_the_audit_log(s3, bucket, fake_saved_model):
     registry = _three_versions(s3, bucket, fake_saved_model)
     assert registry.rollback(actor="cli:ops", reason="v3 scores drift").version == 2
     pointer = registry.read_pointer()
-    assert (pointer.version, pointer.action, pointer.changed_by, pointer.reason) == (
-        2, "rollback", "cli:ops", "v3 scores drift")
+    assert (pointer.version, pointer.run_id, pointer.action, pointer.changed_by, pointer.reason) == (
+        2, "run-2", "rollback", "cli:ops", "v3 scores drift")
     assert registry.rollback(actor="cli:ops", reason="further", to=1).version == 1
     assert registry.promote(3, actor="cli:ops", reason="fixed upstream").version == 3
     log = registry.audit_log()

@@ -201,8 +201,9 @@ class ModelRegistry:
         if manifest_raw is None:
             raise RegistryError(f"s3://{self.bucket}/{manifest_key(self.prefix, version)}: version {version} "
                                 "has no manifest; the pointer was not moved")
+        manifest = Manifest.from_json(manifest_raw, where=manifest_key(self.prefix, version))
         if not forward_only:
-            problems = self.check_files(Manifest.from_json(manifest_raw, where=manifest_key(self.prefix, version)))
+            problems = self.check_files(manifest)
             if problems:
                 raise ChecksumMismatch(f"version {version} does not verify; the pointer was not moved: "
                                        + "; ".join(problems))
@@ -214,8 +215,9 @@ class ModelRegistry:
                                               f"{reason}; v{version} published but v{before} is newer and stays "
                                               "serving", run_id))
                 return current
-            pointer = Pointer(version, sha256_bytes(manifest_raw), run_id or (current.run_id if current else ""),
-                              now_utc(), action=action, changed_by=actor, reason=reason)
+            # The pointer names the run that produced the version it serves (after a rollback: that older run).
+            pointer = Pointer(version, sha256_bytes(manifest_raw), manifest.run_id, now_utc(), action=action,
+                              changed_by=actor, reason=reason)
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
             try:
                 self.client.put_object(Bucket=self.bucket, Key=pointer_key(self.prefix), Body=pointer.to_json(),
