@@ -46,7 +46,21 @@ build_env() {  # $1 = venv dir, $2 = python, $3 = lock file
   echo "$want" > "$stamp"
 }
 
+# Debian's docker-compose (1.29) checks docker-compose.yaml in the tests; no Docker engine is needed for that.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian's docker-compose (to check docker-compose.yaml)"
+    (apt-get install -y -q docker-compose >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; }) \
+      || echo "bootstrap: could not install docker-compose; tests/integration/test_compose_file.py will fail" >&2
+  else
+    echo "bootstrap: docker-compose missing; install Debian's package docker-compose to check docker-compose.yaml" >&2
+  fi
+fi
+
 build_env .venv "$PY312" requirements/control.lock
 build_env .venv-tfx "$PY310" requirements/runtime.lock
 
-.venv/bin/python -m nightshift.services.stack init
+# An image build (docker/control.Dockerfile) stops here: its database and settings come from the environment.
+if [ -z "${NIGHTSHIFT_BOOTSTRAP_NO_INIT:-}" ]; then
+  .venv/bin/python -m nightshift.services.stack init
+fi

@@ -24,7 +24,7 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = envfile.render(PROJECT_ROOT, s3_port=TEST_S3_PORT, api_port=TEST_API_PORT, var_dir=var)
     pw_file = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     pw_file.parent.mkdir(parents=True, exist_ok=True)
-    pw_file.write_text(f'{{"admin": "{uuid.uuid4().hex}"}}')
+    pw_file.write_text(f'{{"admin": "{uuid.uuid4().hex}", "viewer": "{uuid.uuid4().hex}"}}')
     env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")
     return env
 

@@ -37,12 +37,11 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from nightshift.errors import NightshiftError  # noqa: E402
-from nightshift_tfx.scoring import load_feature_spec  # noqa: E402
+from nightshift_tfx.scoring import load_classes, load_feature_spec, summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 DEFAULT_CHUNK_ROWS = 32_768
-LABEL_THRESHOLD = 0.5
 
 
 class ScoringInputError(NightshiftError):
@@ -185,8 +184,10 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
     log.info("scoring through the model's %s signature", entry)
     encoder = example_coder.RecordBatchToExamplesEncoder(None)
     key_field = [pa.field(key_column, pa.string())] if key_column else []
+    classes = load_classes(model_dir)
+    class_field = [pa.field("predicted_class", pa.string())] if classes else []
     schema = pa.schema([pa.field("row_number", pa.int64()), *key_field, pa.field("score", pa.float32()),
-                        pa.field("predicted_label", pa.int8()), pa.field("model_version", pa.int32()),
+                        pa.field("predicted_label", pa.int8()), *class_field, pa.field("model_version", pa.int32()),
                         pa.field("run_id", pa.string())])
     def prepared() -> Iterator[tuple[pa.RecordBatch, dict[str, Any]]]:
         for batch in iter_batches(input_path, spec, chunk_rows, key_column):
@@ -202,12 +203,14 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
     with pq.ParquetWriter(str(output_path), schema) as writer:
         for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
-            scores = serve(**inputs)["outputs"].numpy().reshape(-1).astype(np.float32)
+            scores, labels = summarise(serve(**inputs)["outputs"].numpy())
             columns = [pa.array(np.arange(rows, rows + n, dtype=np.int64))]
             if key_column:
                 columns.append(batch.column(batch.schema.get_field_index(key_column)).cast(pa.string()))
-            columns += [pa.array(scores), pa.array((scores >= LABEL_THRESHOLD).astype(np.int8)),
-                        pa.array(np.full(n, model_version, dtype=np.int32)),
+            columns += [pa.array(scores), pa.array(labels)]
+            if classes:
+                columns.append(pa.DictionaryArray.from_arrays(pa.array(labels), pa.array(classes)).cast(pa.string()))
+            columns += [pa.array(np.full(n, model_version, dtype=np.int32)),
                         pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)),
                                                        pa.array([run_id])).cast(pa.string())]
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))

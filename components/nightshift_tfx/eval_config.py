@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
+from nightshift.metrics import METRICS, reported_metrics
 from nightshift.spec import EvaluationSpec
-
-TFMA_CLASS = {
-    "binary_accuracy": "BinaryAccuracy",
-    "auc": "AUC",
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1Score",
-}
-REPORTED = ("binary_accuracy", "auc", "precision", "recall", "f1")
 
 
 def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) -> tfma.EvalConfig:
@@ -21,7 +13,7 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
     bounds = dict(evaluation.thresholds)
     bounds[evaluation.gate_metric] = gate_lower_bound
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
-    for name in REPORTED:
+    for name in reported_metrics(evaluation.gate_metric):
         threshold = None
         if name in bounds:
             change = None
@@ -36,12 +28,12 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
                 change_threshold=change,
             )
         if threshold is None:
-            metrics.append(tfma.MetricConfig(class_name=TFMA_CLASS[name]))
+            metrics.append(tfma.MetricConfig(class_name=METRICS[name].tfma_class))
         else:
             # Gate on the overall slice only; per-slice values (e.g. one hour's few hundred trips) are
             # reported in the manifest, but are too noisy to veto a model on their own.
             metrics.append(tfma.MetricConfig(
-                class_name=TFMA_CLASS[name],
+                class_name=METRICS[name].tfma_class,
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
                                                                    threshold=threshold)],
             ))

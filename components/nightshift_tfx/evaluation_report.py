@@ -6,15 +6,10 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 
+from nightshift.metrics import METRICS
+
 CANDIDATE_NAMES = {"", "candidate"}
-METRIC_NAMES = {
-    "binary_accuracy": "binary_accuracy",
-    "auc": "auc",
-    "precision": "precision",
-    "recall": "recall",
-    "f1_score": "f1",
-    "example_count": "example_count",
-}
+METRIC_NAMES = {m.tfma_key: m.name for m in METRICS.values()} | {"example_count": "example_count"}
 
 
 def _slice_name(slice_key: Any) -> tuple[str, str] | None:

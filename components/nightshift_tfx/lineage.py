@@ -16,19 +16,35 @@ from pathlib import Path
 from typing import Any
 
 
-def run_artifacts(mlmd_sqlite: str, run_id: str) -> list[dict[str, Any]]:
+def connect(mlmd: str):
+    """A read-only view of the store: a SQLite file path, or mysql://user[:password]@host[:port]/db."""
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
-    if not Path(mlmd_sqlite).is_file():
-        raise FileNotFoundError(f"{mlmd_sqlite}: no ML Metadata store there")
+    from nightshift.mlmd import parse_mysql_url
+
     config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = mlmd_sqlite
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(config)
+    if mlmd.startswith("mysql://"):
+        target = parse_mysql_url(mlmd)
+        config.mysql.host, config.mysql.port, config.mysql.database = target.host, target.port, target.database
+        config.mysql.user, config.mysql.password = target.user, target.password
+        config.mysql.skip_db_creation = True
+    else:
+        if not Path(mlmd).is_file():
+            raise FileNotFoundError(f"{mlmd}: no ML Metadata store there")
+        config.sqlite.filename_uri = mlmd
+        config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def run_artifacts(mlmd: str, run_id: str) -> list[dict[str, Any]]:
+    from ml_metadata.proto import metadata_store_pb2
+
+    store = connect(mlmd)
+    where = mlmd.split("@")[-1] if mlmd.startswith("mysql://") else mlmd  # never print a password
     context = store.get_context_by_type_and_name("pipeline_run", run_id)
     if context is None:
-        raise LookupError(f"{mlmd_sqlite}: no pipeline_run context named {run_id!r}")
+        raise LookupError(f"{where}: no pipeline_run context named {run_id!r}")
     types = {t.id: t.name for t in store.get_artifact_types()}
     producers: dict[int, str] = {}
     for event in store.get_events_by_artifact_ids([a.id for a in store.get_artifacts_by_context(context.id)]):
@@ -57,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, LookupError) as exc:
         print(json.dumps({"error": str(exc)}))
         return 3
-    print(json.dumps({"run_id": args.run_id, "mlmd": args.mlmd, "artifacts": artifacts}))
+    shown = args.mlmd
+    if shown.startswith("mysql://"):
+        from nightshift.mlmd import parse_mysql_url
+
+        shown = parse_mysql_url(shown).redacted
+    print(json.dumps({"run_id": args.run_id, "mlmd": shown, "artifacts": artifacts}))
     return 0
 
 

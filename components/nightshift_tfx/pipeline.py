@@ -6,14 +6,22 @@ import json
 
 from tfx import v1 as tfx
 
+from nightshift.mlmd import parse_mysql_url
 from nightshift.run_config import RunConfig
 from nightshift.spec import PipelineSpec
 from nightshift.topology import PUSHER_ID, RESOLVER_ID
 from nightshift_tfx.eval_config import build_eval_config
 from nightshift_tfx.s3_pusher.component import S3Pusher
 
-# Beam's DirectRunner in multi-process mode, one worker per core (0 = autodetect).
-DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+
+def metadata_connection(run: RunConfig):
+    """MLMD in MySQL/MariaDB when the run names one (tasks on several workers share it), else SQLite."""
+    if run.mlmd_mysql:
+        target = parse_mysql_url(run.mlmd_mysql)
+        return tfx.orchestration.metadata.mysql_metadata_connection_config(
+            host=target.host, port=target.port, database=target.database, username=target.user,
+            password=target.password)
+    return tfx.orchestration.metadata.sqlite_metadata_connection_config(run.mlmd_sqlite)
 
 
 def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
@@ -69,7 +77,8 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
                         "train_steps": run.train_steps,
                         "min_accuracy": run.min_accuracy,
                         "code_revision": run.code_revision,
-                        "mlmd_sqlite": run.mlmd_sqlite,
+                        "mlmd_sqlite": "" if run.mlmd_mysql else run.mlmd_sqlite,
+                        "mlmd_mysql": parse_mysql_url(run.mlmd_mysql).redacted if run.mlmd_mysql else "",
                     },
                     sort_keys=True,
                 ),
@@ -80,8 +89,6 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
         pipeline_root=run.pipeline_root,
         components=components,
         enable_cache=False,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            run.mlmd_sqlite
-        ),
-        beam_pipeline_args=DEFAULT_BEAM_ARGS,
+        metadata_connection_config=metadata_connection(run),
+        beam_pipeline_args=list(spec.beam_pipeline_args),  # every Beam-based component gets them
     )

@@ -18,6 +18,26 @@ from typing import Any
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 FEATURES_FILE = Path("assets.extra") / "nightshift_features.json"
+CLASSES_FILE = Path("assets.extra") / "nightshift_classes.json"
+LABEL_THRESHOLD = 0.5
+
+
+def load_classes(model_dir: Path) -> list[str] | None:
+    """A classifier's class names in output order, if its module recorded them."""
+    path = model_dir / CLASSES_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def summarise(outputs: Any) -> tuple[Any, Any]:
+    """(score, predicted class index) per row. One output column is a binary model's positive-class
+    probability (class 1 from 0.5); k columns are class probabilities (the most probable class wins)."""
+    import numpy as np
+
+    values = np.asarray(outputs, dtype=np.float32)
+    if values.ndim == 1 or values.shape[-1] == 1:
+        scores = values.reshape(-1)
+        return scores, (scores >= LABEL_THRESHOLD).astype(np.int8)
+    return values.max(axis=-1), values.argmax(axis=-1).astype(np.int8)
 
 
 def load_feature_spec(model_dir: Path) -> dict[str, dict[str, Any]]:
@@ -60,8 +80,8 @@ def score_rows(model_dir: Path, rows: list[dict[str, str]], where: str = "input"
     spec = load_feature_spec(model_dir)
     serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
     examples = rows_to_examples(rows, spec, where)
-    outputs = serve(examples=tf.constant(examples))["outputs"]
-    return [float(v) for v in outputs.numpy().reshape(-1)]
+    scores, _ = summarise(serve(examples=tf.constant(examples))["outputs"].numpy())
+    return [float(v) for v in scores]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from nightshift.config import load_settings
+from nightshift.errors import SpecError
 from nightshift.spec import PipelineSpec, discover_specs, load_spec
 from nightshift.topology import PUSHER_ID, TRAINING_NODES
+from nightshift_airflow.notifiers import WebhookNotifier
 from nightshift_airflow.operators import (
     CompileTfxPipelineOperator,
     DataContractGateOperator,
@@ -57,9 +61,26 @@ def trigger_params(spec: PipelineSpec) -> dict[str, Param]:
     }
 
 
+def late_run_deadline(spec: PipelineSpec) -> DeadlineAlert | None:
+    """Airflow's deadline alert: a run not finished `alerts.deadline_minutes` after it was queued is late;
+    the triggerer then posts to the same webhook as failures."""
+    minutes = spec.alerts.deadline_minutes
+    if not minutes:
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=minutes),
+        callback=AsyncCallback("nightshift_airflow.notifiers.notify_late_run",
+                               kwargs={"conn_id": spec.alerts.webhook_conn, "deadline_minutes": minutes}))
+
+
+def _shown(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
 def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
     settings = load_settings()
     default_args = {
+        "on_failure_callback": [WebhookNotifier(conn_id=spec.alerts.webhook_conn)],
         "owner": spec.airflow.owner,
         "retries": spec.airflow.retries,
         "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
@@ -75,8 +96,9 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         max_active_tasks=max_active_tasks,
         default_args=default_args,
         params=trigger_params(spec),
+        deadline=late_run_deadline(spec),
         tags=list(dict.fromkeys(["nightshift", *spec.airflow.tags])),
-        doc_md=f"Generated from `{spec.path.relative_to(settings.project_root)}` by nightshift's DAG factory.",
+        doc_md=f"Generated from `{_shown(spec.path, settings.project_root)}` by nightshift's DAG factory.",
     )
     with dag:
         stage = StageWindowOperator(
@@ -97,13 +119,21 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         for node in TRAINING_NODES:
             # A successful push updates the model's Asset, which triggers the batch-scoring DAG.
             outlets = [model_asset(spec)] if node.node_id == PUSHER_ID else []
-            tasks[node.node_id] = TfxNodeOperator(task_id=node.task_id, pipeline=spec.name, node_id=node.node_id,
-                                                  outlets=outlets)
+            tasks[node.node_id] = node_operator(spec, node.node_id, task_id=node.task_id, outlets=outlets)
         for node in TRAINING_NODES:
             upstream = [tasks[u] for u in node.upstream] or [compile_task]
             for u in upstream:
                 u >> tasks[node.node_id]
     return dag
+
+
+def node_operator(spec: PipelineSpec, node_id: str, **kwargs: object) -> BaseOperator:
+    """The spec's execution backend for one TFX node: a local subprocess, or a Kubernetes pod."""
+    if spec.execution.backend == "kubernetes":
+        from nightshift_airflow.pod_backend import TfxNodePodOperator  # the provider loads only when used
+
+        return TfxNodePodOperator(pipeline=spec.name, node_id=node_id, execution=spec.execution, **kwargs)
+    return TfxNodeOperator(pipeline=spec.name, node_id=node_id, **kwargs)
 
 
 def model_asset(spec: PipelineSpec) -> Asset:
@@ -116,12 +146,13 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
     dag = DAG(
         dag_id=spec.scoring_dag_id,
         description=f"Batch scoring with the published {spec.push.model_name} model",
-        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(sc.schedule, timezone="UTC"),
-                                     assets=model_asset(spec)),
+        schedule=(AssetOrTimeSchedule(timetable=CronTriggerTimetable(sc.schedule, timezone="UTC"),
+                                      assets=model_asset(spec)) if sc.schedule else [model_asset(spec)]),
         start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
         catchup=False,
         max_active_runs=1,
         default_args={
+            "on_failure_callback": [WebhookNotifier(conn_id=spec.alerts.webhook_conn)],
             "owner": spec.airflow.owner,
             "retries": spec.airflow.retries,
             "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
@@ -184,14 +215,49 @@ def build_rollback_dag(specs: list[PipelineSpec]) -> DAG:
     return dag
 
 
+SPEC_ERRORS_DAG_ID = "nightshift_spec_errors"
+
+
+class SpecErrorsDag(DAG):
+    """Stands in for the DAGs of pipelines whose spec does not load.
+
+    Airflow's DagBag validates each DAG of a file on its own and records the exception of one that fails as
+    the file's import error, while it still loads the file's other DAGs. So a bad spec shows up in the UI's
+    import errors with its file and key, and every good pipeline keeps running."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(dag_id=SPEC_ERRORS_DAG_ID, schedule=None)
+        self._problems = problems
+
+    def validate(self) -> None:
+        raise SpecError(f"{len(self._problems)} pipeline spec(s) not loaded; their DAGs are off until fixed:\n"
+                        + "\n".join(f"- {name}: {problem}" for name, problem in sorted(self._problems.items())))
+
+
 def build_all(pipelines_dir: Path | None = None) -> dict[str, DAG]:
-    """Every spec's DAGs. A bad spec raises, naming its file: the DAG processor shows it as an import error."""
+    """Every spec's DAGs. A spec that fails to load or to build costs only its own pipeline: its problem is
+    reported through `SpecErrorsDag` (an import error naming the file and key) and the other pipelines load."""
     settings = load_settings()
     dags: dict[str, DAG] = {}
-    specs = [load_spec(path, settings.project_root) for path in discover_specs(pipelines_dir or settings.pipelines_dir)]
-    for spec in specs:
-        for dag in (build_nightly_dag(spec), build_scoring_dag(spec)):
-            dags[dag.dag_id] = dag
-    rollback = build_rollback_dag(specs)
-    dags[rollback.dag_id] = rollback
+    specs: list[PipelineSpec] = []
+    problems: dict[str, str] = {}
+    for path in discover_specs(pipelines_dir or settings.pipelines_dir):
+        try:
+            spec = load_spec(path, settings.project_root)
+            built = [build_nightly_dag(spec), build_scoring_dag(spec)]
+            clash = [d.dag_id for d in built if d.dag_id in dags]
+            if clash:
+                raise SpecError(f"{path}: name {spec.name!r} gives DAG id(s) {', '.join(clash)}, "
+                                "which another spec already uses")
+        except Exception as exc:  # noqa: BLE001 - any failure of one spec must not hide the others
+            log.error("pipeline spec %s not loaded: %s", path, exc)
+            problems[path.parent.name] = str(exc) if isinstance(exc, SpecError) else f"{path}: {exc!r}"
+            continue
+        specs.append(spec)
+        dags.update({d.dag_id: d for d in built})
+    if specs:
+        rollback = build_rollback_dag(specs)
+        dags[rollback.dag_id] = rollback
+    if problems:
+        dags[SPEC_ERRORS_DAG_ID] = SpecErrorsDag(problems)
     return dags

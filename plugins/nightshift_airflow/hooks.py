@@ -53,9 +53,14 @@ class TfxRuntimeHook(SubprocessHook):
         self.settings = settings
         self.s3 = s3 or NightshiftS3Hook()
 
+    @staticmethod
+    def arguments(action: str, run_dir: str, node_id: str | None = None) -> list[str]:
+        """The runtime entry point's arguments: the same for a subprocess and for a pod of the runtime image."""
+        args = ["-u", "-m", "nightshift_tfx", action, "--run-dir", run_dir]
+        return args + (["--node", node_id] if node_id else [])
+
     def command(self, action: str, run_dir: str, node_id: str | None = None) -> list[str]:
-        cmd = [str(self.settings.runtime_python), "-u", "-m", "nightshift_tfx", action, "--run-dir", run_dir]
-        return cmd + (["--node", node_id] if node_id else [])
+        return [str(self.settings.runtime_python), *self.arguments(action, run_dir, node_id)]
 
     def environment(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}

@@ -150,6 +150,7 @@ class CompileTfxPipelineOperator(BaseOperator):
             input_base=str(Path(staged["path"]).parent),
             pipeline_root=str(settings.pipeline_root / self.pipeline),
             mlmd_sqlite=str(settings.mlmd_sqlite),
+            mlmd_mysql=settings.mlmd_mysql or "",
             train_steps=int(self.train_steps),
             eval_steps=int(self.eval_steps),
             min_accuracy=float(self.min_accuracy),

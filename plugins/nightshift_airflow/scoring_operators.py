@@ -60,7 +60,9 @@ class ScoringInputGateOperator(BaseOperator):
         client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
         with tempfile.TemporaryDirectory() as tmp:
             local = fetch_input(client, resolved["input"], Path(tmp))
-            result = validate_in_chunks(str(local), contract)
+            # A labelled file (a back-test) may be scored: the scorer reads only the model's features.
+            ignore = (self.label_column,) if self.label_column else ()
+            result = validate_in_chunks(str(local), contract, ignore_columns=ignore)
         for line in result.warnings:
             self.log.warning("input WARN: %s", line)
         if not result.success:

@@ -8,10 +8,12 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from nightshift.config import load_env_file, load_settings
 from nightshift.errors import NightshiftError
+from nightshift.metrics import METRICS
 from nightshift.spec import PipelineSpec, load_spec
 
 
@@ -43,17 +45,24 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from nightshift.s3 import client_from_env
 
     spec = _spec_for(args.pipeline)
+    if not args.file and spec.name != "taxi":
+        raise NightshiftError(f"{spec.path}: pass --file <csv> to seed pipeline {spec.name!r} "
+                              "(only taxi has a built-in sample: the CSV inside the tfx wheel)")
     source = Path(args.file) if args.file else taxi_csv_path()
-    result = seed(client_from_env(), source, spec.source.uri, spec.source.timestamp_column)
-    print(f"seeded {result.rows} rows from {source} into {result.uri} as {result.partitions} daily partitions "
+    if not source.is_file():
+        raise NightshiftError(f"{source}: no such file to seed {spec.name!r} from")
+    day = date.fromisoformat(args.date) if args.date else None
+    result = seed(client_from_env(), source, spec.source.uri, spec.source.timestamp_column, day=day)
+    how = (f"daily partitions by {spec.source.timestamp_column}" if spec.source.timestamp_column
+           else "one partition (the spec names no source.timestamp_column)")
+    print(f"seeded {result.rows} rows from {source} into {result.uri} as {result.partitions} {how} "
           f"({result.first_day} .. {result.last_day})")
     return 0
 
 
 def _fmt_metrics(metrics: dict) -> str:
     overall = metrics.get("overall", {})
-    keys = ("binary_accuracy", "auc", "precision", "recall", "f1")
-    return " ".join(f"{k}={overall[k]:.4f}" for k in keys if k in overall)
+    return " ".join(f"{k}={overall[k]:.4f}" for k in METRICS if k in overall)
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -289,6 +298,46 @@ def cmd_contract_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from nightshift.scaffold import scaffold
+    from nightshift.spec import load_spec
+
+    settings = load_settings()
+    made = scaffold(args.name, Path(args.sample), args.label, project_root=settings.project_root,
+                    pipelines_dir=settings.pipelines_dir, timestamp_column=args.timestamp_column, force=args.force)
+    load_spec(made.spec, settings.project_root)  # what the DAG factory will do: fail here, not in Airflow
+    print(f"wrote {made.spec}\nwrote {made.module}\nwrote {made.contract}")
+    print(f"label {args.label!r}: {len(made.classes)} classes {list(made.classes)}; "
+          f"{len(made.numeric)} numeric and {len(made.categorical)} string feature(s)")
+    print(f"next: nightshift seed {args.name} --file {args.sample}   then trigger {args.name}_nightly")
+    return 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    """Unpause and trigger a DAG through Airflow's REST API, as the UI's Trigger button does."""
+    from nightshift.airflow_api import AirflowApiError, AirflowClient
+
+    try:
+        conf = json.loads(args.conf)
+    except json.JSONDecodeError as exc:
+        raise NightshiftError(f"--conf must be a JSON object, e.g. '{{\"train_steps\": 500}}': {exc}") from exc
+    api = AirflowClient.from_env(dict(os.environ), username=args.user)
+    try:
+        api.wait_for_dag(args.dag_id, timeout=args.parse_timeout)
+        api.unpause(args.dag_id)
+        run = api.trigger(args.dag_id, conf=conf, run_id=args.run_id)
+    except (AirflowApiError, TimeoutError) as exc:
+        raise NightshiftError(f"cannot trigger {args.dag_id}: {exc}") from exc
+    run_id = run["dag_run_id"]
+    print(f"triggered {args.dag_id} run {run_id}")
+    if not args.wait:
+        return 0
+    run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout, poll=3,
+                           on_change=lambda task, state: print(f"  {task}: {state}", flush=True))
+    print(f"{args.dag_id} run {run_id}: {run['state']}")
+    return 0 if run["state"] == "success" else 1
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """Same code path as the taxi_batch_score DAG's score task, run in the TFX interpreter."""
     settings = load_settings()
@@ -310,7 +359,28 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="upload a dataset into the raw landing zone, one partition per day")
     seed.add_argument("pipeline", help="pipeline name, e.g. taxi")
     seed.add_argument("--file", help="CSV to seed (default for taxi: the CSV inside the tfx wheel)")
+    seed.add_argument("--date", help="partition date YYYY-MM-DD for data without a timestamp column "
+                                     "(default: today, UTC)")
     seed.set_defaults(func=cmd_seed)
+
+    new = sub.add_parser("new", help="scaffold a pipeline (spec, contract, model module) from a sample CSV")
+    new.add_argument("name", help="pipeline name: a lower-case identifier; DAGs <name>_nightly, <name>_batch_score")
+    new.add_argument("--from", dest="sample", required=True, help="sample CSV or Parquet file")
+    new.add_argument("--label", required=True, help="the column to predict (2 to 50 classes)")
+    new.add_argument("--timestamp-column", help="unix-seconds column that partitions raw data by day")
+    new.add_argument("--force", action="store_true", help="overwrite an existing pipeline's files")
+    new.set_defaults(func=cmd_new)
+
+    trig = sub.add_parser("trigger", help="unpause and trigger a DAG through Airflow's REST API")
+    trig.add_argument("dag_id", help="e.g. taxi_nightly")
+    trig.add_argument("--conf", default="{}", help="the trigger form's parameters as JSON")
+    trig.add_argument("--run-id", help="default: Airflow's manual__<time>")
+    trig.add_argument("--wait", action="store_true", help="follow the run; exit 0 only if it succeeds")
+    trig.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run (with --wait)")
+    trig.add_argument("--parse-timeout", type=float, default=180,
+                      help="seconds to wait for the DAG processor to parse a new DAG")
+    trig.add_argument("--user", default="admin")
+    trig.set_defaults(func=cmd_trigger)
 
     models = sub.add_parser("models", help="published model versions")
     models_sub = models.add_subparsers(dest="models_command", required=True)

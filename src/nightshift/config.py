@@ -22,10 +22,8 @@ class Settings:
     region: str
     runtime_python: Path
     mlmd_sqlite: Path | None
-
-    @property
-    def pipelines_dir(self) -> Path:
-        return self.project_root / "pipelines"
+    pipelines_dir: Path  # where the DAG factory looks for <name>/pipeline.yaml
+    mlmd_mysql: str | None = None  # mysql://user@host:port/db: MLMD shared by every worker (else SQLite)
 
     @property
     def runs_dir(self) -> Path:
@@ -48,6 +46,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         runtime_python=Path(env.get("NIGHTSHIFT_RUNTIME_PYTHON", root / ".venv-tfx" / "bin" / "python")),
         mlmd_sqlite=Path(mlmd) if mlmd else None,
+        pipelines_dir=Path(env.get("NIGHTSHIFT_PIPELINES_DIR", root / "pipelines")).resolve(),
+        mlmd_mysql=env.get("NIGHTSHIFT_MLMD_MYSQL") or None,
     )
 
 

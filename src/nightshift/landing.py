@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,24 @@ class SeedResult:
     last_day: str
 
 
-def seed(client: Any, csv_path: Path, raw_uri: str, timestamp_column: str, *, workers: int = 8) -> SeedResult:
-    """Upload a CSV as one object per trip date. Re-seeding overwrites the same keys (idempotent)."""
-    header, groups = split_by_date(csv_path, timestamp_column)
+def read_whole(csv_path: Path, day: date) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """Header and every row as one day's partition (for data without a timestamp column)."""
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header:
+            raise NightshiftError(f"{csv_path}: empty file, expected a CSV header")
+        return header, {day.isoformat(): list(reader)}
+
+
+def seed(client: Any, csv_path: Path, raw_uri: str, timestamp_column: str | None, *, workers: int = 8,
+         day: date | None = None) -> SeedResult:
+    """Upload a CSV as one object per date of `timestamp_column`, or, without one, as a single partition
+    dated `day` (default: today, UTC). Re-seeding overwrites the same keys (idempotent)."""
+    if timestamp_column:
+        header, groups = split_by_date(csv_path, timestamp_column)
+    else:
+        header, groups = read_whole(csv_path, day or datetime.now(timezone.utc).date())
     base = S3Uri.parse(raw_uri)
     ensure_bucket(client, base.bucket)
 

@@ -32,7 +32,9 @@ def lineage_of(spec: PipelineSpec, version: int, settings: Settings, client: Any
         partitions = json.loads(client.get_object(Bucket=where.bucket, Key=where.key)["Body"].read())["partitions"]
     except client.exceptions.NoSuchKey:
         partitions = []
-    mlmd = manifest.extra.get("mlmd_sqlite") or (str(settings.mlmd_sqlite) if settings.mlmd_sqlite else "")
+    # A MySQL store is recorded without its password: the local settings supply the full URL.
+    mlmd = (settings.mlmd_mysql if manifest.extra.get("mlmd_mysql") else manifest.extra.get("mlmd_sqlite")) \
+        or settings.mlmd_mysql or (str(settings.mlmd_sqlite) if settings.mlmd_sqlite else "")
     return {
         "model": spec.name, "version": version, "serving": bool(pointer and pointer.version == version),
         "dag_id": spec.nightly_dag_id, "manifest": json.loads(manifest.to_json()),

@@ -34,6 +34,7 @@ class RunConfig:
     data_window: dict[str, Any] = field(default_factory=dict)
     contract: dict[str, Any] = field(default_factory=dict)
     code_revision: str = ""
+    mlmd_mysql: str = ""  # when set, MLMD is this MySQL database instead of mlmd_sqlite
 
     @property
     def path(self) -> Path:

@@ -42,7 +42,9 @@ def client_from_env(settings: Settings | None = None) -> Any:
         from nightshift.config import load_settings
 
         settings = load_settings()
-    return boto3.client(
+    # A new session per client: boto3's default session caches the credentials it resolved first, so a
+    # process whose AWS_* variables change (a test starting a second S3 server) would sign with stale keys.
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=settings.s3_endpoint,
         region_name=settings.region,

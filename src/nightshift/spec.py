@@ -13,16 +13,23 @@ from typing import Any
 import yaml
 
 from nightshift.errors import SpecError
+from nightshift.metrics import METRICS
 
-KNOWN_METRICS = {"binary_accuracy", "auc", "precision", "recall", "f1"}
+KNOWN_METRICS = set(METRICS)
 WINDOW_MODES = {"all_until_end", "trailing_days"}
+# Airflow's cron presets; `null` in a spec means manual triggers only.
+# Beam's DirectRunner in multi-process mode, one worker per core (0 = autodetect): the default for every
+# Beam-based TFX component. Dataflow, Flink and Spark are chosen the same way, by Beam's own flags.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+SCHEDULE_PRESETS = {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
+                    "@annually", "@midnight"}
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     dataset: str
     uri: str  # s3://bucket/prefix/ of the raw landing zone, partitioned by date=YYYY-MM-DD
-    timestamp_column: str  # unix seconds; decides a row's date partition when seeding
+    timestamp_column: str | None = None  # unix seconds; decides a row's date partition when seeding
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class PushSpec:
 
 @dataclass(frozen=True)
 class AirflowSpec:
-    schedule: str = "@daily"
+    schedule: str | None = "@daily"
     owner: str = "nightshift"
     retries: int = 1
     retry_delay_minutes: float = 1.0
@@ -83,6 +90,29 @@ class ScoringSpec:
 
 
 @dataclass(frozen=True)
+class ExecutionSpec:
+    """Where TFX nodes run: `subprocess` (the TFX interpreter beside the Airflow worker) or `kubernetes`
+    (a pod of the runtime image per node, through the cncf-kubernetes provider)."""
+
+    backend: str = "subprocess"
+    image: str = "nightshift-runtime:0.1.0"
+    namespace: str = "nightshift"
+    cpu: str = "1"
+    memory: str = "4Gi"
+    volume_claim: str = "nightshift-var"  # PVC mounted at NIGHTSHIFT_VAR_DIR: run folders shared with Airflow
+    kubernetes_conn_id: str = "kubernetes_default"
+
+
+EXECUTION_BACKENDS = {"subprocess", "kubernetes"}
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    webhook_conn: str = "nightshift_alerts"  # Airflow connection holding the webhook URL; absent = log only
+    deadline_minutes: float = 0.0  # a nightly run still going this long after it was queued is late (0 = off)
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
@@ -98,6 +128,9 @@ class PipelineSpec:
     drift: DriftSpec
     scoring: ScoringSpec
     path: Path = field(compare=False)
+    alerts: AlertSpec = AlertSpec()
+    beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    execution: ExecutionSpec = ExecutionSpec()
 
     @property
     def scoring_dag_id(self) -> str:
@@ -115,7 +148,10 @@ class PipelineSpec:
 
 _ALLOWED = {
     "": {"name", "description", "source", "window", "contract", "module_file", "training",
-         "evaluation", "push", "airflow", "reports_uri", "drift", "scoring"},
+         "evaluation", "push", "airflow", "reports_uri", "drift", "scoring", "alerts", "beam_pipeline_args",
+         "execution"},
+    "execution": {"backend", "image", "namespace", "cpu", "memory", "volume_claim", "kubernetes_conn_id"},
+    "alerts": {"webhook_conn", "deadline_minutes"},
     "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
     "drift": {"categorical_linf", "numeric_js", "features"},
     "source": {"dataset", "uri", "timestamp_column"},
@@ -128,7 +164,7 @@ _ALLOWED = {
 }
 _REQUIRED = {
     "": {"name", "source", "contract", "module_file", "evaluation", "push"},
-    "source": {"dataset", "uri", "timestamp_column"},
+    "source": {"dataset", "uri"},
     "evaluation": {"label_key", "thresholds"},
     "push": {"uri", "model_name"},
 }
@@ -158,6 +194,56 @@ def _positive_int(value: Any, key: str, path: Path, *, allow_zero: bool = False)
     return value
 
 
+def _beam_args(value: Any, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.startswith("--") for v in value):
+        raise SpecError(f"{path}: beam_pipeline_args must be a list of Beam flags such as "
+                        f"'--runner=DataflowRunner', got {value!r}")
+    return tuple(value)
+
+
+def _number(value: Any, key: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise SpecError(f"{path}: {key} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _iso_date(value: Any, key: str, path: Path) -> str:
+    from datetime import date, datetime
+
+    if isinstance(value, (date, datetime)):  # YAML parses an unquoted 2024-01-01 into a date
+        return value.isoformat()
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        raise SpecError(f"{path}: {key} must be an ISO date such as 2024-01-01, got {value!r}") from None
+    return str(value)
+
+
+def _schedule(value: Any, key: str, path: Path, *, allow_none: bool = True) -> str | None:
+    """A cron expression or an Airflow preset, checked with croniter (the parser Airflow's cron timetables use).
+
+    croniter lives only in the Airflow interpreter; the TFX side reads specs the DAG processor already checked."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{path}: {key} must be a cron expression such as '0 2 * * *' or a preset such as "
+                        f"'@daily', got {value!r}")
+    value = value.strip()
+    if value.startswith("@"):
+        if value not in SCHEDULE_PRESETS:
+            raise SpecError(f"{path}: {key} {value!r} is not an Airflow preset; "
+                            f"known: {', '.join(sorted(SCHEDULE_PRESETS))}")
+        return value
+    try:
+        from croniter import croniter
+    except ImportError:  # the TFX interpreter
+        return value
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise SpecError(f"{path}: {key} {value!r} does not parse as a 5-field cron expression "
+                        "(minute hour day-of-month month day-of-week), e.g. '0 2 * * *'")
+    return value
+
+
 def _resolve(base: Path, value: str, key: str, path: Path) -> Path:
     resolved = (base / value).resolve()
     if not resolved.is_file():
@@ -168,7 +254,11 @@ def _resolve(base: Path, value: str, key: str, path: Path) -> Path:
 def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpec:
     """Load and validate one spec. Relative file paths are resolved against the project root."""
     path = Path(path).resolve()
-    root = project_root or path.parents[2]
+    if project_root is None:
+        from nightshift.config import load_settings
+
+        project_root = load_settings().project_root
+    root = project_root
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -184,6 +274,11 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     af = _section(doc, "airflow", path)
     dr = _section(doc, "drift", path)
     sc = _section(doc, "scoring", path)
+    al = _section(doc, "alerts", path)
+    ex = _section(doc, "execution", path)
+    if ex.get("backend", "subprocess") not in EXECUTION_BACKENDS:
+        raise SpecError(f"{path}: execution.backend must be one of {sorted(EXECUTION_BACKENDS)}, "
+                        f"got {ex.get('backend')!r}")
     models_bucket = str(push["uri"])[5:].split("/")[0]
     drift_bounds = {}
     for key in ("categorical_linf", "numeric_js"):
@@ -221,18 +316,24 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             )
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not 0.0 <= bound <= 1.0:
             raise SpecError(f"{path}: evaluation.thresholds.{metric} must be within [0, 1], got {bound!r}")
-    gate_metric = ev.get("gate_metric", "binary_accuracy")
+    kinds = {METRICS[m].kind for m in thresholds}
+    if len(kinds) > 1:
+        raise SpecError(f"{path}: evaluation.thresholds mixes metric kinds ("
+                        + "; ".join(f"{m}: {METRICS[m].kind}" for m in thresholds)
+                        + "); a pipeline is either binary or multi-class")
+    gate_metric = ev.get("gate_metric", next(iter(thresholds)))
     if gate_metric not in thresholds:
-        raise SpecError(f"{path}: evaluation.gate_metric {gate_metric!r} must also appear in thresholds")
+        raise SpecError(f"{path}: evaluation.gate_metric {gate_metric!r} must also appear in thresholds "
+                        f"(has: {', '.join(thresholds)})")
     tolerance = ev.get("champion_tolerance", 0.0)
-    if not isinstance(tolerance, (int, float)) or not 0.0 <= tolerance <= 1.0:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0.0 <= tolerance <= 1.0:
         raise SpecError(f"{path}: evaluation.champion_tolerance must be within [0, 1], got {tolerance!r}")
 
     return PipelineSpec(
         name=name,
         description=str(top.get("description", "")),
         source=SourceSpec(dataset=str(src["dataset"]), uri=str(src["uri"]).rstrip("/") + "/",
-                          timestamp_column=str(src["timestamp_column"])),
+                          timestamp_column=str(src["timestamp_column"]) if src.get("timestamp_column") else None),
         window=WindowSpec(mode=mode, days=days),
         contract=_resolve(root, str(top["contract"]), "contract", path),
         module_file=_resolve(root, str(top["module_file"]), "module_file", path),
@@ -249,14 +350,14 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         ),
         push=PushSpec(uri=str(push["uri"]).rstrip("/"), model_name=str(push["model_name"])),
         airflow=AirflowSpec(
-            schedule=str(af.get("schedule", "@daily")),
+            schedule=_schedule(af.get("schedule", "@daily"), "airflow.schedule", path),
             owner=str(af.get("owner", "nightshift")),
             retries=_positive_int(af.get("retries", 1), "airflow.retries", path, allow_zero=True),
-            retry_delay_minutes=float(af.get("retry_delay_minutes", 1.0)),
+            retry_delay_minutes=_number(af.get("retry_delay_minutes", 1.0), "airflow.retry_delay_minutes", path),
             task_timeout_minutes=_positive_int(af.get("task_timeout_minutes", 60),
                                                "airflow.task_timeout_minutes", path),
             tags=tuple(str(t) for t in af.get("tags", ())),
-            start_date=str(af.get("start_date", "2024-01-01")),
+            start_date=_iso_date(af.get("start_date", "2024-01-01"), "airflow.start_date", path),
         ),
         reports_uri=str(top.get("reports_uri") or f"s3://{str(push['uri'])[5:].split('/')[0]}/reports").rstrip("/"),
         drift=DriftSpec(features={str(k): float(v) for k, v in drift_features.items()}, **drift_bounds),
@@ -264,11 +365,15 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             input_uri=str(sc.get("input_uri", src["uri"])),
             output_uri=str(sc.get("output_uri", f"s3://{models_bucket}/predictions/{push['model_name']}")).rstrip("/"),
             label_column=str(sc.get("label_column", "")),
-            schedule=str(sc.get("schedule", "30 3 * * *")),
+            schedule=_schedule(sc.get("schedule", "30 3 * * *"), "scoring.schedule", path),
             key_column=sc.get("key_column"),
             chunk_rows=_positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
         ),
         path=path,
+        alerts=AlertSpec(webhook_conn=str(al.get("webhook_conn", "nightshift_alerts")),
+                         deadline_minutes=_number(al.get("deadline_minutes", 0), "alerts.deadline_minutes", path)),
+        execution=ExecutionSpec(**{k: str(v) for k, v in ex.items()}),
+        beam_pipeline_args=_beam_args(top.get("beam_pipeline_args", list(DEFAULT_BEAM_ARGS)), path),
     )
 
 

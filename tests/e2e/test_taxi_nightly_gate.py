@@ -26,7 +26,7 @@ def _snapshot(s3) -> dict[str, bytes]:
             for k in list_keys(s3, "nightshift-models", "taxi/")}
 
 
-def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded, taxi_csv):
+def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded, taxi_csv, alerts):
     s3 = client_from_env()
     before = _snapshot(s3)
     bad = [n for n, f in zip(taxi_corpus.NAMES, taxi_corpus.build(taxi_csv, FIRST_DAY), strict=True)
@@ -53,6 +53,15 @@ def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded
             assert all(states[t] == "upstream_failed" for t in TFX_TASKS), (name, states)
             log = api.task_log(DAG_ID, run_id, "data_contract_gate")
             assert "GATE FAILED" in log and corpus_file.message in log, (name, log[-3000:])
+            # The failed night was announced at the webhook: DAG, task, run, reason and a link to the log.
+            sent = [a for a in alerts.received if a.get("run_id") == run_id]
+            assert len(sent) == 1, (name, alerts.received)
+            alert = sent[0]
+            assert alert["dag_id"] == DAG_ID and alert["task_id"] == "data_contract_gate", alert
+            assert alert["log_url"].endswith(f"/dags/{DAG_ID}/runs/{run_id}/tasks/data_contract_gate?try_number="
+                                             f"{alert['try_number']}"), alert
+            assert alert["log_url"].startswith(api.base_url) and alert["reason"], alert
+            assert f"{DAG_ID}: task data_contract_gate failed in run {run_id}" in alert["text"], alert
             report = f"reports/taxi/{run_id}/contract_gate/"
             assert {report + "data_docs.html", report + "gate_result.json"} <= set(
                 list_keys(s3, "nightshift-models", report)), name

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from nightshift.config import PROJECT_ROOT
+from nightshift.spec import discover_specs, load_spec
 from nightshift.topology import TRAINING_NODES
 
 pytestmark = pytest.mark.integration
@@ -36,14 +38,22 @@ print("JSON:" + json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module")
-def dagbag(test_env) -> dict:
-    env = {**os.environ, **test_env}
+SPECS = [load_spec(p, PROJECT_ROOT) for p in discover_specs(PROJECT_ROOT / "pipelines")]
+
+
+def _parse(test_env, **extra_env: str) -> dict:
+    """The dags/ folder parsed by Airflow's own DagBag in a fresh interpreter (as the DAG processor does)."""
+    env = {**os.environ, **test_env, **extra_env}
     proc = subprocess.run([sys.executable, "-c", _PROBE, str(PROJECT_ROOT / "dags")], env=env,
                           capture_output=True, text=True, timeout=300)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:")), None)
     assert line, proc.stdout + proc.stderr
     return json.loads(line[5:])
+
+
+@pytest.fixture(scope="module")
+def dagbag(test_env) -> dict:
+    return _parse(test_env)
 
 
 def test_no_import_errors_and_nothing_heavy_imported(dagbag):
@@ -72,7 +82,7 @@ def test_model_rollback_is_manual_with_a_form_listing_every_model(dagbag):
     assert dag["schedule"] == "NullTimetable" and dag["max_active_runs"] == 1
     assert dag["params"] == ["model", "reason", "version"]
     schemas = dag["param_schemas"]
-    assert schemas["model"]["enum"] == ["taxi"]
+    assert schemas["model"]["enum"] == sorted(s.name for s in SPECS)
     assert schemas["reason"]["minLength"] >= 3  # a rollback without a reason is refused by the form
     assert list(dag["tasks"]) == ["rollback"]
 
@@ -87,3 +97,50 @@ def test_every_dag_is_acyclic(dagbag):
             for t in ready:
                 done.add(t)
                 del graph[t]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
+    """Adding a spec is enough: its two DAGs exist with the spec's owner, schedule kind and task graph."""
+    nightly = dagbag["dags"][spec.nightly_dag_id]
+    assert {"nightshift", *spec.airflow.tags} <= set(nightly["tags"])
+    assert nightly["catchup"] is False and nightly["max_active_runs"] == 1
+    assert (nightly["schedule"] == "NullTimetable") == (spec.airflow.schedule is None)
+    assert nightly["params"] == ["min_accuracy", "publish", "train_steps", "window_days"]
+    assert nightly["param_schemas"]["min_accuracy"]["title"] == f"Minimum {spec.evaluation.gate_metric}"
+    expected = {"stage_window", "data_contract_gate", "compile_tfx_pipeline", *(n.task_id for n in TRAINING_NODES)}
+    assert set(nightly["tasks"]) == expected
+    for task in nightly["tasks"].values():
+        assert task["owner"] == spec.airflow.owner and task["retries"] == spec.airflow.retries
+        assert task["timeout"] == spec.airflow.task_timeout_minutes * 60
+
+    scoring = dagbag["dags"][spec.scoring_dag_id]
+    assert scoring["params"] == ["input_uri", "model_version"]
+    assert scoring["tasks"]["score"]["upstream"] == ["input_gate"]
+    assert scoring["tasks"]["output_gate"]["upstream"] == ["score"]
+
+
+def test_a_bad_spec_is_an_import_error_naming_file_and_key_and_the_others_still_load(test_env, tmp_path):
+    pipelines = tmp_path / "pipelines"
+    for spec in SPECS:
+        shutil.copytree(spec.path.parent, pipelines / spec.name)
+    broken = pipelines / "broken" / "pipeline.yaml"
+    broken.parent.mkdir()
+    broken.write_text(SPECS[0].path.read_text().replace(f"name: {SPECS[0].name}\n", "name: broken\n")
+                      .replace(f"nightshift-models/{SPECS[0].push.model_name}", "nightshift-models/broken")
+                      .replace("train_steps:", "train_stpes:"))
+    unreadable = pipelines / "unreadable" / "pipeline.yaml"
+    unreadable.parent.mkdir()
+    unreadable.write_text("name: [unclosed\n")
+
+    bag = _parse(test_env, NIGHTSHIFT_PIPELINES_DIR=str(pipelines))
+
+    assert list(bag["errors"]) == [str(PROJECT_ROOT / "dags" / "nightshift_pipelines.py")]
+    error = next(iter(bag["errors"].values()))
+    assert "2 pipeline spec(s) not loaded" in error
+    assert f"{broken}: unknown key(s) training.train_stpes" in error
+    assert f"{unreadable}: cannot read spec" in error
+    for spec in SPECS:  # every good pipeline keeps both DAGs
+        assert spec.nightly_dag_id in bag["dags"] and spec.scoring_dag_id in bag["dags"]
+    assert "broken_nightly" not in bag["dags"] and "nightshift_spec_errors" not in bag["dags"]
+    assert bag["dags"]["model_rollback"]["param_schemas"]["model"]["enum"] == sorted(s.name for s in SPECS)

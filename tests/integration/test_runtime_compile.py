@@ -23,9 +23,28 @@ print("JSON:" + json.dumps({n.pipeline_node.node_info.id: sorted(n.pipeline_node
 """
 
 
-def _compile(tmp_path, publish: bool, train_steps: int = 123) -> dict:
+_BEAM = """
+import json, sys
+from nightshift_tfx.runner import load_ir
+from pathlib import Path
+from tfx.orchestration.local import runner_utils
+from tfx.proto.orchestration import executable_spec_pb2
+ir = load_ir(Path(sys.argv[1]))
+deployment = runner_utils.extract_local_deployment_config(ir)
+out = {}
+for node in ir.nodes:
+    node_id = node.pipeline_node.node_info.id
+    spec = runner_utils.extract_executor_spec(deployment, node_id)
+    if isinstance(spec, executable_spec_pb2.BeamExecutableSpec):
+        out[node_id] = list(spec.beam_pipeline_args)
+print("JSON:" + json.dumps(out))
+"""
+
+
+def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, probe: str = _GRAPH) -> dict:
     settings = load_settings()
-    run = RunConfig(pipeline="taxi", spec_path=str(PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"),
+    spec_path = spec_path or PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"
+    run = RunConfig(pipeline="taxi", spec_path=str(spec_path),
                     run_id=f"manual__compile_{publish}", run_dir=str(tmp_path / "run"),
                     input_base=str(tmp_path / "data"), pipeline_root=str(tmp_path / "root"),
                     mlmd_sqlite=str(tmp_path / "mlmd" / "m.sqlite"), train_steps=train_steps, eval_steps=10,
@@ -35,7 +54,7 @@ def _compile(tmp_path, publish: bool, train_steps: int = 123) -> dict:
     proc = subprocess.run([py, "-m", "nightshift_tfx", "compile", "--run-dir", run.run_dir],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = subprocess.run([py, "-c", _GRAPH, str(run.ir_path)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([py, "-c", probe, str(run.ir_path)], capture_output=True, text=True, timeout=300)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:"))
     return json.loads(line[5:])
 
@@ -51,3 +70,21 @@ def test_publish_false_compiles_without_the_pusher(tmp_path):
     graph.pop("__run_id__")
     assert PUSHER_ID not in graph
     assert set(graph) == {n.node_id for n in TRAINING_NODES} - {PUSHER_ID}
+
+
+def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(tmp_path):
+    args = ["--runner=DirectRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+    source = (PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text()
+    for rel in ("data_contracts/taxi/taxi.v1.json", "pipelines/taxi/model.py"):
+        source = source.replace(f": {rel}", f": {PROJECT_ROOT / rel}")
+    spec_path = tmp_path / "pipelines" / "taxi" / "pipeline.yaml"
+    spec_path.parent.mkdir(parents=True)
+    spec_path.write_text(source + "\nbeam_pipeline_args: " + json.dumps(args) + "\n")
+    beam_nodes = _compile(tmp_path, publish=True, spec_path=spec_path, probe=_BEAM)
+    assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam_nodes), beam_nodes
+    assert all(v == args for v in beam_nodes.values()), beam_nodes
+
+    default_nodes = _compile(tmp_path / "default", publish=True, probe=_BEAM)
+    assert set(default_nodes) == set(beam_nodes)
+    assert all(v == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+               for v in default_nodes.values()), default_nodes

@@ -50,3 +50,12 @@ def test_prefetch_keeps_order_and_raises_the_producers_error_in_the_consumer():
         for item in prefetch(failing(), depth=2):
             got.append(item)
     assert got == [1]
+
+
+def test_one_output_is_a_binary_probability_and_k_outputs_pick_the_most_probable_class():
+    from nightshift_tfx.scoring import summarise
+
+    scores, labels = summarise(np.array([[0.2], [0.5], [0.9]], dtype=np.float32))
+    assert scores.tolist() == pytest.approx([0.2, 0.5, 0.9]) and labels.tolist() == [0, 1, 1]
+    scores, labels = summarise(np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], dtype=np.float32))
+    assert scores.tolist() == pytest.approx([0.7, 0.6]) and labels.tolist() == [0, 2]

@@ -51,6 +51,15 @@ def _write_variant(tmp_path: Path, change) -> Path:
         (lambda d: d.update(window={"mode": "trailing_days"}), "window.days must be >= 1"),
         (lambda d: d["push"].update(uri="/local/folder"), "push.uri must be an s3:// URI"),
         (lambda d: d.pop("push"), "missing required key(s) push"),
+        (lambda d: d["airflow"].update(schedule="0 25 * * *"), "airflow.schedule '0 25 * * *' does not parse"),
+        (lambda d: d["airflow"].update(schedule="every night"), "airflow.schedule 'every night' does not parse"),
+        (lambda d: d["airflow"].update(schedule="@nightly"), "airflow.schedule '@nightly' is not an Airflow preset"),
+        (lambda d: d["scoring"].update(schedule="61 * * * *"), "scoring.schedule '61 * * * *' does not parse"),
+        (lambda d: d["airflow"].update(start_date="yesterday"), "airflow.start_date must be an ISO date"),
+        (lambda d: d["evaluation"]["thresholds"].update(sparse_categorical_accuracy=0.5),
+         "evaluation.thresholds mixes metric kinds"),
+        (lambda d: d["evaluation"].update(gate_metric="auc"), "evaluation.gate_metric 'auc' must also appear"),
+        (lambda d: d["evaluation"].update(champion_tolerance=True), "evaluation.champion_tolerance must be within"),
     ],
 )
 def test_bad_specs_name_file_and_key(tmp_path, change, message):
@@ -59,3 +68,17 @@ def test_bad_specs_name_file_and_key(tmp_path, change, message):
         load_spec(path, PROJECT_ROOT)
     assert message in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_manual_only_schedule_and_presets_load(tmp_path):
+    spec = load_spec(_write_variant(tmp_path, lambda d: d["airflow"].update(schedule=None)), PROJECT_ROOT)
+    assert spec.airflow.schedule is None
+    spec = load_spec(_write_variant(tmp_path / "b", lambda d: d["airflow"].update(schedule="@weekly")), PROJECT_ROOT)
+    assert spec.airflow.schedule == "@weekly"
+
+
+@pytest.mark.parametrize("path", discover_specs(PROJECT_ROOT / "pipelines"), ids=lambda p: p.parent.name)
+def test_every_shipped_spec_loads(path):
+    spec = load_spec(path, PROJECT_ROOT)
+    assert spec.name == path.parent.name, "a pipeline's folder is named after it"
+    assert spec.evaluation.gate_metric in spec.evaluation.thresholds

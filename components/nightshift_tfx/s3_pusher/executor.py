@@ -66,7 +66,7 @@ class Executor(pusher_executor.Executor):
                 "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy")},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
-                          "mlmd_sqlite": run.get("mlmd_sqlite", "")},
+                          "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},
             },
         )
         destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"

@@ -44,13 +44,39 @@ def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Pa
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(24),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # Login required (UI and REST API); `viewer` reads everything but cannot trigger, roll back or edit.
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "GX_ANALYTICS_ENABLED": "False",
         "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+CELERY_WORKERS = 2
+
+
+def celery_profile(*, postgres_db: str, redis_db: int, mlmd_db: str, pg_host: str = "127.0.0.1",
+                   pg_user: str = "postgres", redis_host: str = "127.0.0.1", mysql_host: str = "127.0.0.1",
+                   mysql_user: str = "root", workers: int = CELERY_WORKERS) -> dict[str, str]:
+    """The multi-process profile, layered over `render`: Airflow's CeleryExecutor with PostgreSQL as the
+    metadata database and Redis as the broker, `workers` Celery workers, and TFX's MLMD in MySQL/MariaDB
+    (shared by tasks on every worker). Defaults are this machine's services (trust auth, root without a
+    password); production passes its own hosts and users through the same keys."""
+    pg = f"{pg_user}@{pg_host}:5432/{postgres_db}"
+    return {
+        "NIGHTSHIFT_PROFILE": "celery",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://{redis_host}:6379/{redis_db}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{pg}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+        "NIGHTSHIFT_CELERY_WORKERS": str(workers),
+        "NIGHTSHIFT_MLMD_MYSQL": f"mysql://{mysql_user}@{mysql_host}:3306/{mlmd_db}",
+        # Each worker records its own name on the task instances it runs (see services/hostnames.py).
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "nightshift.services.hostnames.worker_hostname",
     }
 
 
@@ -81,15 +107,22 @@ def _unquote(value: str) -> str:
     return value
 
 
-def ensure(root: Path) -> Path:
-    """Create `<root>/.env` unless it exists, plus the Airflow password file it names."""
+def ensure(root: Path, profile: str = "local") -> Path:
+    """Create `<root>/.env` unless it exists, plus the Airflow password file it names.
+
+    profile "local": SQLite + LocalExecutor + MLMD in SQLite (the embedded demo); "celery": see celery_profile."""
     path = root / ".env"
     if not path.exists():
-        write(path, render(root))
+        values = render(root)
+        if profile == "celery":
+            values.update(celery_profile(postgres_db="nightshift_airflow", redis_db=0, mlmd_db="nightshift_mlmd"))
+        elif profile != "local":
+            raise ValueError(f"unknown profile {profile!r}; expected 'local' or 'celery'")
+        write(path, values)
     values = read(path)
     pw_file = Path(values["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     if not pw_file.exists():
         pw_file.parent.mkdir(parents=True, exist_ok=True)
-        pw_file.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
+        pw_file.write_text(json.dumps({"admin": secrets.token_urlsafe(12), "viewer": secrets.token_urlsafe(12)}))
         pw_file.chmod(0o600)
     return path

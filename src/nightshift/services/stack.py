@@ -19,6 +19,21 @@ from nightshift.config import PROJECT_ROOT
 from nightshift.services import envfile, seaweed
 
 
+def airflow_commands(api_host: str, api_port: int) -> dict[str, list[str]]:
+    """Airflow's long-running processes (arguments after `airflow`); docker-compose.yaml runs the same."""
+    return {
+        "api-server": ["api-server", "-H", api_host, "-p", str(api_port), "-w", "1"],
+        "scheduler": ["scheduler", "--skip-serve-logs"],
+        "dag-processor": ["dag-processor"],
+        "triggerer": ["triggerer"],
+    }
+
+
+def celery_worker_command(name: str) -> list[str]:
+    """One Celery worker; its log files are shared with the API server (same folder), not served over HTTP."""
+    return ["celery", "worker", "--concurrency", "2", "--celery-hostname", f"{name}@%h", "--skip-serve-logs"]
+
+
 @dataclass
 class Stack:
     env: dict[str, str]  # the full environment for every process (from .env, or a test's own)
@@ -55,17 +70,24 @@ class Stack:
             return None
         pid = int(path.read_text().strip() or 0)
         try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that exited: reap it, it is gone
+                path.unlink(missing_ok=True)
+                return None
+        except ChildProcessError:
+            pass  # started by another process (e.g. `make up`): only its existence can be checked
+        try:
             os.kill(pid, 0)
         except (ProcessLookupError, PermissionError):
             path.unlink(missing_ok=True)
             return None
         return pid
 
-    def _spawn(self, name: str, cmd: list[str]) -> int:
+    def _spawn(self, name: str, cmd: list[str], extra_env: dict[str, str] | None = None) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.process_env(),
+        env = {**self.process_env(), **(extra_env or {})}
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=self.env.get("NIGHTSHIFT_HOME", str(PROJECT_ROOT)), start_new_session=True)
         (self.run_dir / f"{name}.pid").write_text(str(proc.pid))
         return proc.pid
@@ -81,8 +103,30 @@ class Stack:
         home.mkdir(parents=True, exist_ok=True)
         stamp = home / ".migrated"
         if not stamp.exists():
+            self.ensure_database()
             self.airflow("db", "migrate", capture=True)
             stamp.write_text("ok\n")
+
+    def ensure_database(self) -> None:
+        """Create the PostgreSQL database a profile names, if missing (SQLite needs nothing)."""
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
+        if not url.scheme.startswith("postgresql"):
+            return
+        import psycopg2
+
+        name = url.path.lstrip("/")
+        conn = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username,
+                                password=url.password, dbname="postgres", connect_timeout=10)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
 
     def up(self, *, airflow: bool = True, timeout: float = 180.0) -> None:
         self.init()
@@ -94,15 +138,45 @@ class Stack:
         if not airflow:
             return
         airflow_bin = str(self.bin_dir / "airflow")
-        commands = {
-            "api-server": [airflow_bin, "api-server", "-H", "127.0.0.1", "-p", str(self.api_port), "-w", "1"],
-            "scheduler": [airflow_bin, "scheduler", "--skip-serve-logs"],
-            "dag-processor": [airflow_bin, "dag-processor"],
-        }
-        for name, cmd in commands.items():
+        if self._pid("api-server") is None and seaweed.port_open(self.api_port):
+            raise RuntimeError(f"127.0.0.1:{self.api_port} is already in use by a process this stack did not start; "
+                               "stop it or choose another AIRFLOW__API__PORT")
+        for name, args in self.processes().items():
             if self._pid(name) is None:
-                self._spawn(name, cmd)
+                self._spawn(name, [airflow_bin, *args], extra_env=self._worker_env(name))
         self.wait_api(timeout)
+        for name in self.worker_names():
+            self.wait_log_line(name, " ready.", timeout)
+
+    def wait_log_line(self, name: str, marker: str, timeout: float) -> None:
+        """Wait until process `name` logs `marker` (Celery logs '<name>@host ready.' once it consumes tasks)."""
+        deadline = time.monotonic() + timeout
+        log = self._log(name)
+        while time.monotonic() < deadline:
+            if log.exists() and marker in log.read_text(errors="replace"):
+                return
+            if self._pid(name) is None:
+                raise RuntimeError(f"{name} exited before it was ready; see {log}")
+            time.sleep(1)
+        raise TimeoutError(f"{name} not ready after {timeout:.0f}s; see {log}")
+
+    @property
+    def celery(self) -> bool:
+        return self.env.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor"
+
+    def worker_names(self) -> list[str]:
+        return [f"worker-{i}" for i in range(1, int(self.env.get("NIGHTSHIFT_CELERY_WORKERS", "0")) + 1)]
+
+    def processes(self) -> dict[str, list[str]]:
+        """What runs: API server, scheduler, DAG processor; with Celery also the triggerer and the workers."""
+        commands = airflow_commands("127.0.0.1", self.api_port)
+        if not self.celery:
+            commands.pop("triggerer")
+            return commands
+        return {**commands, **{name: celery_worker_command(name) for name in self.worker_names()}}
+
+    def _worker_env(self, name: str) -> dict[str, str]:
+        return {"NIGHTSHIFT_WORKER_NAME": name} if name.startswith("worker-") else {}
 
     def _log(self, name: str) -> Path:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +202,8 @@ class Stack:
 
     def down(self, *, include_s3: bool = True) -> list[str]:
         stopped = []
-        names = ("dag-processor", "scheduler", "api-server") + (("seaweedfs",) if include_s3 else ())
+        names = (*self.worker_names(), "triggerer", "dag-processor", "scheduler", "api-server") + (
+            ("seaweedfs",) if include_s3 else ())
         for name in names:
             pid = self._pid(name)
             if pid is not None:
@@ -138,11 +213,11 @@ class Stack:
         return stopped
 
     def status(self) -> dict[str, int | None]:
-        return {name: self._pid(name) for name in ("seaweedfs", "api-server", "scheduler", "dag-processor")}
+        return {name: self._pid(name) for name in ("seaweedfs", *self.processes())}
 
 
 def from_checkout(root: Path = PROJECT_ROOT) -> Stack:
-    return Stack(envfile.read(envfile.ensure(root)))
+    return Stack(envfile.read(envfile.ensure(root, os.environ.get("NIGHTSHIFT_PROFILE", "local"))))
 
 
 def main(argv: list[str] | None = None) -> int:

