@@ -15,7 +15,7 @@ from nightshift.config import load_settings
 from nightshift.errors import SpecError
 from nightshift.spec import PipelineSpec, discover_specs, load_spec
 from nightshift.topology import PUSHER_ID, TRAINING_NODES
-from nightshift_airflow.notifiers import WebhookNotifier
+from nightshift_airflow.notifiers import failure_notifiers
 from nightshift_airflow.operators import (
     CompileTfxPipelineOperator,
     DataContractGateOperator,
@@ -80,7 +80,7 @@ def _shown(path: Path, root: Path) -> Path:
 def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
     settings = load_settings()
     default_args = {
-        "on_failure_callback": [WebhookNotifier(conn_id=spec.alerts.webhook_conn)],
+        "on_failure_callback": failure_notifiers(spec.alerts),
         "owner": spec.airflow.owner,
         "retries": spec.airflow.retries,
         "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
@@ -152,7 +152,7 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args={
-            "on_failure_callback": [WebhookNotifier(conn_id=spec.alerts.webhook_conn)],
+            "on_failure_callback": failure_notifiers(spec.alerts),
             "owner": spec.airflow.owner,
             "retries": spec.airflow.retries,
             "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),

@@ -3,16 +3,20 @@
 `WebhookNotifier` posts nightshift.alerts' message (DAG, task, run, log link, reason) to the URL of an Airflow
 connection, `nightshift_alerts` by default (set AIRFLOW_CONN_NIGHTSHIFT_ALERTS, e.g.
 '{"conn_type": "http", "host": "https://hooks.example/T000/B000"}'). Slack's incoming webhooks accept the
-payload as is (`text`); for e-mail or Slack apps, add the providers' own notifiers (SmtpNotifier,
-SlackNotifier) in the spec's `alerts.notifiers` instead. Without the connection, alerts are logged only.
+payload as is (`text`). `EmailNotifier` sends the same message by e-mail (the spec's `alerts.email`) through
+the smtp provider's SmtpNotifier and an Airflow SMTP connection. Without the connection, alerts are logged only.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import BaseNotifier
+
+if TYPE_CHECKING:
+    from nightshift.spec import AlertSpec
 
 log = logging.getLogger(__name__)
 DEFAULT_CONN_ID = "nightshift_alerts"
@@ -66,3 +70,31 @@ class WebhookNotifier(BaseNotifier):
         if url:
             post(url, alert)
             log.info("alert for %s/%s sent to connection %s", alert.dag_id, alert.run_id, self.conn_id)
+
+
+class EmailNotifier(SmtpNotifier):
+    """The webhook's message by e-mail: subject is its first line, body its text (DAG, task, run, reason,
+    log link), so both channels say the same. Delivery is the smtp provider's; the connection
+    (`alerts.email_conn`) holds host, port, login and `extra.from_email`."""
+
+    def __init__(self, to: list[str] | tuple[str, ...], smtp_conn_id: str = "smtp_default"):
+        super().__init__(to=list(to), smtp_conn_id=smtp_conn_id)
+
+    def notify(self, context: Any) -> None:
+        from html import escape
+
+        from nightshift.alerts import failure_alert
+
+        alert = failure_alert(context)
+        self.subject = alert.text.splitlines()[0]
+        self.html_content = f"<pre>{escape(alert.text)}</pre>"
+        super().notify(context)
+        log.info("alert for %s/%s e-mailed to %s", alert.dag_id, alert.run_id, ", ".join(self.to))
+
+
+def failure_notifiers(alerts: AlertSpec) -> list[BaseNotifier]:
+    """The `on_failure_callback` list of a generated DAG's tasks: the webhook always, e-mail when configured."""
+    notifiers: list[BaseNotifier] = [WebhookNotifier(conn_id=alerts.webhook_conn)]
+    if alerts.email:
+        notifiers.append(EmailNotifier(to=alerts.email, smtp_conn_id=alerts.email_conn))
+    return notifiers

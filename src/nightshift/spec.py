@@ -110,6 +110,8 @@ EXECUTION_BACKENDS = {"subprocess", "kubernetes"}
 class AlertSpec:
     webhook_conn: str = "nightshift_alerts"  # Airflow connection holding the webhook URL; absent = log only
     deadline_minutes: float = 0.0  # a nightly run still going this long after it was queued is late (0 = off)
+    email: tuple[str, ...] = ()  # also e-mail failures to these addresses (smtp provider's notifier)
+    email_conn: str = "smtp_default"  # Airflow SMTP connection (host, port, login, extra.from_email)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ _ALLOWED = {
          "evaluation", "push", "airflow", "reports_uri", "drift", "scoring", "alerts", "beam_pipeline_args",
          "execution"},
     "execution": {"backend", "image", "namespace", "cpu", "memory", "volume_claim", "kubernetes_conn_id"},
-    "alerts": {"webhook_conn", "deadline_minutes"},
+    "alerts": {"webhook_conn", "deadline_minutes", "email", "email_conn"},
     "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
     "drift": {"categorical_linf", "numeric_js", "features"},
     "source": {"dataset", "uri", "timestamp_column"},
@@ -199,6 +201,15 @@ def _beam_args(value: Any, path: Path) -> tuple[str, ...]:
         raise SpecError(f"{path}: beam_pipeline_args must be a list of Beam flags such as "
                         f"'--runner=DataflowRunner', got {value!r}")
     return tuple(value)
+
+
+def _addresses(value: Any, key: str, path: Path) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+            isinstance(a, str) and a.count("@") == 1 and " " not in a for a in items):
+        raise SpecError(f"{path}: {key} must be an e-mail address or a list of them, such as "
+                        f"['oncall@example.org'], got {value!r}")
+    return tuple(items)
 
 
 def _number(value: Any, key: str, path: Path) -> float:
@@ -371,7 +382,9 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         ),
         path=path,
         alerts=AlertSpec(webhook_conn=str(al.get("webhook_conn", "nightshift_alerts")),
-                         deadline_minutes=_number(al.get("deadline_minutes", 0), "alerts.deadline_minutes", path)),
+                         deadline_minutes=_number(al.get("deadline_minutes", 0), "alerts.deadline_minutes", path),
+                         email=_addresses(al.get("email", ()), "alerts.email", path),
+                         email_conn=str(al.get("email_conn", "smtp_default"))),
         execution=ExecutionSpec(**{k: str(v) for k, v in ex.items()}),
         beam_pipeline_args=_beam_args(top.get("beam_pipeline_args", list(DEFAULT_BEAM_ARGS)), path),
     )

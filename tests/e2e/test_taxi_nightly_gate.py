@@ -2,7 +2,8 @@
 and the published model, its manifest and the pointer stay byte-identical.
 
 Each corpus file is landed as its own day's partition in January 2025 and run with a one-day window, so each
-run sees exactly one bad file (runs after test_taxi_nightly.py, which publishes the model to protect).
+run sees exactly one bad file (in the full suite it runs after test_taxi_nightly.py, which publishes the model
+to protect; alone, it protects an empty registry).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from nightshift.s3 import client_from_env, list_keys
+from nightshift.s3 import client_from_env, ensure_bucket, list_keys
 from nightshift.testing import taxi_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -28,6 +29,7 @@ def _snapshot(s3) -> dict[str, bytes]:
 
 def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded, taxi_csv, alerts):
     s3 = client_from_env()
+    ensure_bucket(s3, "nightshift-models")  # run alone, no model was published before this test
     before = _snapshot(s3)
     bad = [n for n, f in zip(taxi_corpus.NAMES, taxi_corpus.build(taxi_csv, FIRST_DAY), strict=True)
            if f.exit_code != 0]

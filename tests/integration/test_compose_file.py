@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from nightshift.config import PROJECT_ROOT
+from nightshift.services.envfile import celery_profile
 from nightshift.services.stack import airflow_commands, celery_worker_command
 
 pytestmark = pytest.mark.integration
@@ -57,6 +58,9 @@ def test_airflow_runs_celery_on_postgres_and_redis_with_mlmd_in_mariadb(compose)
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
+        profile = celery_profile(postgres_db="airflow", redis_db=0, mlmd_db="mlmd")
+        for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+            assert env[key] == profile[key], (name, key)
         assert env["NIGHTSHIFT_MLMD_MYSQL"].startswith("mysql://") and "@mlmd-db:3306/" in env["NIGHTSHIFT_MLMD_MYSQL"]
         assert env["AWS_SECRET_ACCESS_KEY"] == "s3-secret", name  # taken from the environment, not the file
 

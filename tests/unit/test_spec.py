@@ -60,6 +60,8 @@ def _write_variant(tmp_path: Path, change) -> Path:
          "evaluation.thresholds mixes metric kinds"),
         (lambda d: d["evaluation"].update(gate_metric="auc"), "evaluation.gate_metric 'auc' must also appear"),
         (lambda d: d["evaluation"].update(champion_tolerance=True), "evaluation.champion_tolerance must be within"),
+        (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
+         "alerts.email must be an e-mail address or a list of them"),
     ],
 )
 def test_bad_specs_name_file_and_key(tmp_path, change, message):
@@ -75,6 +77,13 @@ def test_manual_only_schedule_and_presets_load(tmp_path):
     assert spec.airflow.schedule is None
     spec = load_spec(_write_variant(tmp_path / "b", lambda d: d["airflow"].update(schedule="@weekly")), PROJECT_ROOT)
     assert spec.airflow.schedule == "@weekly"
+
+
+def test_alert_emails_load_as_a_list(tmp_path):
+    spec = load_spec(_write_variant(tmp_path, lambda d: d.setdefault("alerts", {}).update(
+        email="oncall@example.org", email_conn="smtp_ops")), PROJECT_ROOT)
+    assert spec.alerts.email == ("oncall@example.org",) and spec.alerts.email_conn == "smtp_ops"
+    assert load_spec(_write_variant(tmp_path / "b", lambda d: None), PROJECT_ROOT).alerts.email == ()
 
 
 @pytest.mark.parametrize("path", discover_specs(PROJECT_ROOT / "pipelines"), ids=lambda p: p.parent.name)

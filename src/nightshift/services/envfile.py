@@ -10,6 +10,8 @@ import json
 import secrets
 from pathlib import Path
 
+_DB_ARGS = "nightshift.services.airflow_db"  # connection arguments Airflow imports by dotted path
+
 
 def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Path | None = None,
            access_key: str | None = None, secret_key: str | None = None) -> dict[str, str]:
@@ -38,6 +40,8 @@ def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Pa
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__FERNET_KEY": "",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{_DB_ARGS}.SQLITE_CONNECT_ARGS",  # busy timeout
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{_DB_ARGS}.SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
@@ -70,6 +74,8 @@ def celery_profile(*, postgres_db: str, redis_db: int, mlmd_db: str, pg_host: st
         "NIGHTSHIFT_PROFILE": "celery",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{_DB_ARGS}.POSTGRES_CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{_DB_ARGS}.POSTGRES_ASYNC_CONNECT_ARGS",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{redis_host}:6379/{redis_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{pg}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.config import PROJECT_ROOT
-from nightshift.services import envfile, seaweed
+from nightshift.services import airflow_db, envfile, seaweed
 
 
 def airflow_commands(api_host: str, api_port: int) -> dict[str, list[str]]:
@@ -106,6 +106,9 @@ class Stack:
             self.ensure_database()
             self.airflow("db", "migrate", capture=True)
             stamp.write_text("ok\n")
+        db_file = airflow_db.sqlite_path(self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
+        if db_file is not None:
+            airflow_db.enable_wal(db_file)
 
     def ensure_database(self) -> None:
         """Create the PostgreSQL database a profile names, if missing (SQLite needs nothing)."""
