@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from nightshift.config import load_settings
 from nightshift.errors import DataContractViolation
@@ -110,7 +110,8 @@ class DataContractGateOperator(BaseOperator):
         except DataContractViolation as exc:
             for line in exc.failures:
                 self.log.error("GATE FAILED: %s", line)
-            raise
+            # The same data fails the same way: fail now (and alert now) instead of retrying.
+            raise AirflowFailException(str(exc)) from exc
         self.log.info("contract %s v%s passed on %d rows (%d warnings)", contract.name, contract.version,
                       result.rows, len(result.warnings))
         return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings, "report": uri}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from nightshift.config import load_settings
 from nightshift.errors import DataContractViolation, NightshiftError
@@ -68,7 +69,8 @@ class ScoringInputGateOperator(BaseOperator):
         if not result.success:
             for line in result.failures:
                 self.log.error("INPUT GATE FAILED: %s", line)
-            raise DataContractViolation(f"{resolved['input']}: does not meet {contract.name}", result.failures)
+            violation = DataContractViolation(f"{resolved['input']}: does not meet {contract.name}", result.failures)
+            raise AirflowFailException(str(violation)) from violation  # the same input cannot pass on a retry
         self.log.info("%s: %d rows meet %s", resolved["input"], result.rows, contract.name)
         return {"rows": result.rows}
 

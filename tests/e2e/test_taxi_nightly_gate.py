@@ -60,6 +60,7 @@ def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded
             assert len(sent) == 1, (name, alerts.received)
             alert = sent[0]
             assert alert["dag_id"] == DAG_ID and alert["task_id"] == "data_contract_gate", alert
+            assert alert["try_number"] == 1, alert  # bad data fails at once: a retry cannot make it pass
             assert alert["log_url"].endswith(f"/dags/{DAG_ID}/runs/{run_id}/tasks/data_contract_gate?try_number="
                                              f"{alert['try_number']}"), alert
             assert alert["log_url"].startswith(api.base_url) and alert["reason"], alert
