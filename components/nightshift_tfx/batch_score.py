@@ -42,6 +42,10 @@ from nightshift_tfx.scoring import load_classes, load_feature_spec, summarise  #
 log = logging.getLogger(__name__)
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 DEFAULT_CHUNK_ROWS = 32_768
+# Exit codes the scoring operator reads: each is a data problem that a retry cannot fix.
+EXIT_INPUT_ERROR = 3  # the input cannot be scored (a column missing, a value of the wrong type)
+EXIT_OUTPUT_ERROR = 4  # the predictions fail the output gate (row count, null/NaN/out-of-range scores)
+EXIT_DATA_ERROR = 5  # the output location is not nightshift's, or the input changed after its gate
 
 
 class ScoringInputError(NightshiftError):
@@ -67,10 +71,12 @@ def _is_parquet(path: Path) -> bool:
 
 
 def iter_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int,
-                 key_column: str | None = None) -> Iterator[pa.RecordBatch]:
+                 key_column: str | None = None, where: str | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches of at most ~chunk_rows rows, feature columns typed as the model parses them."""
     if _is_parquet(path):
-        yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
+        parquet = pq.ParquetFile(path)
+        _require_key(where or str(path), parquet.schema_arrow.names, key_column)
+        yield from parquet.iter_batches(batch_size=chunk_rows)
         return
     column_types = {name: pa.float64() if info["dtype"] == "float" else
                     (pa.float64() if info["dtype"] == "int" else pa.string()) for name, info in spec.items()}
@@ -83,9 +89,17 @@ def iter_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int,
             read_options=pacsv.ReadOptions(block_size=max(1 << 16, chunk_rows * 160)),
             convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
         )
+        _require_key(where or str(path), reader.schema.names, key_column)
         yield from reader
     except pa.ArrowInvalid as exc:
         raise ScoringInputError(f"{path}: {exc}") from exc
+
+
+def _require_key(where: str, columns: list[str], key_column: str | None) -> None:
+    """The key column joins predictions back to their rows: never silently another column."""
+    if key_column and key_column not in columns:
+        raise ScoringInputError(f"{where}: key column {key_column!r} (the spec's scoring.key_column) is missing; "
+                                f"columns found: {', '.join(columns)}")
 
 
 def _as_list_array(array: pa.Array) -> pa.ListArray:
@@ -190,7 +204,7 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
                         pa.field("predicted_label", pa.int8()), *class_field, pa.field("model_version", pa.int32()),
                         pa.field("run_id", pa.string())])
     def prepared() -> Iterator[tuple[pa.RecordBatch, dict[str, Any]]]:
-        for batch in iter_batches(input_path, spec, chunk_rows, key_column):
+        for batch in iter_batches(input_path, spec, chunk_rows, key_column, where):
             if batch.num_rows == 0:
                 continue
             if entry == "serving_columns":
@@ -221,21 +235,24 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
 
 
 def check_output(output_path: Path, expected_rows: int) -> list[str]:
-    """The output gate: one row per input row, no null scores, scores within [0, 1]."""
+    """The output gate: one row per input row, no null, NaN or infinite score, scores within [0, 1]."""
     problems = []
     pf = pq.ParquetFile(str(output_path))
     if pf.metadata.num_rows != expected_rows:
         problems.append(f"{output_path}: {pf.metadata.num_rows} predictions for {expected_rows} input rows")
-    nulls, low, high = 0, None, None
+    nulls, nans, low, high = 0, 0, None, None
     for i in range(pf.num_row_groups):
         scores = pf.read_row_group(i, columns=["score"]).column("score")
         nulls += scores.null_count
+        nans += pa.compute.sum(pa.compute.is_nan(scores)).as_py() or 0  # min_max below skips NaN
         mm = pa.compute.min_max(scores)
         if mm["min"].is_valid:
             low = mm["min"].as_py() if low is None else min(low, mm["min"].as_py())
             high = mm["max"].as_py() if high is None else max(high, mm["max"].as_py())
     if nulls:
         problems.append(f"{output_path}: {nulls} null score(s)")
+    if nans:
+        problems.append(f"{output_path}: {nans} NaN score(s)")
     if low is not None and (low < 0.0 or high > 1.0 or np.isnan(low) or np.isnan(high)):
         problems.append(f"{output_path}: scores span [{low}, {high}], expected within [0, 1]")
     return problems
@@ -250,22 +267,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", default="manual")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
     parser.add_argument("--key-column")
+    parser.add_argument("--input-fingerprint", help="the ETag (or sha256:) the input gate checked; refuse others")
+    parser.add_argument("--expected-rows", type=int, help="rows the input gate counted")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout, force=True)
 
-    from nightshift.predictions import commit_output, fetch_input
+    from nightshift.config import load_settings
+    from nightshift.predictions import OutputNotOwned, check_output_location, commit_output, protected_prefixes
     from nightshift.registry.store import ModelRegistry
     from nightshift.s3 import client_from_env
+    from nightshift.scoring_input import InputChanged, fetch_input
 
     client = client_from_env() if "s3://" in (args.model_uri + args.input + args.output) else None
+    protected = protected_prefixes(load_settings().pipelines_dir, args.model_uri)
+    try:
+        check_output_location(client, args.output, protected)  # before any work: nothing is written
+    except OutputNotOwned as exc:
+        log.error("%s", exc)
+        return EXIT_DATA_ERROR
     with tempfile.TemporaryDirectory(prefix="nightshift-score-") as tmp:
         tmp_path = Path(tmp)
         manifest = ModelRegistry(client or client_from_env(), args.model_uri).download_serving(
             tmp_path / "model", args.version)
         log.info("model %s version %d verified (%d files, sha256 each)", args.model_uri, manifest.version,
                  len(manifest.files))
-        local_input = fetch_input(client, args.input, tmp_path / "input")
+        try:
+            local_input, _ = fetch_input(client, args.input, tmp_path / "input", expect=args.input_fingerprint)
+        except InputChanged as exc:
+            log.error("%s", exc)
+            return EXIT_DATA_ERROR
         out_file = tmp_path / "part-00000.parquet"
         try:
             stats = score_file(tmp_path / "model", local_input, out_file, model_version=manifest.version,
@@ -273,16 +304,23 @@ def main(argv: list[str] | None = None) -> int:
                                where=args.input)
         except ScoringInputError as exc:
             log.error("%s", exc)
-            return 3
+            return EXIT_INPUT_ERROR
         problems = check_output(out_file, stats.rows)
+        if args.expected_rows is not None and stats.rows != args.expected_rows:
+            problems.append(f"{args.input}: {stats.rows} rows scored, the input gate counted {args.expected_rows}")
         if problems:
             for p in problems:
                 log.error("OUTPUT GATE FAILED: %s", p)
-            return 4
+            return EXIT_OUTPUT_ERROR
         if stats.rows == 0:
             log.warning("%s holds no rows: committing an empty prediction file (rows=0 in the marker)", args.input)
-        marker = commit_output(client, out_file, args.output, rows=stats.rows, model_version=manifest.version,
-                               run_id=args.run_id, model_uri=args.model_uri, source=args.input)
+        try:
+            marker = commit_output(client, out_file, args.output, rows=stats.rows, model_version=manifest.version,
+                                   run_id=args.run_id, model_uri=args.model_uri, source=args.input,
+                                   protected=protected)
+        except OutputNotOwned as exc:
+            log.error("%s", exc)
+            return EXIT_DATA_ERROR
     log.info("scored %d rows in %d chunks, %.1f s (%.0f rows/s), peak RSS %.0f MB; committed %s", stats.rows,
              stats.chunks, stats.seconds, stats.rows_per_second, stats.peak_rss_mb, marker)
     print("RESULT " + json.dumps({**asdict(stats), "output": args.output, "marker": marker}))

@@ -174,6 +174,7 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         gate = ScoringInputGateOperator(task_id="input_gate", contract_path=str(spec.contract),
                                         label_column=sc.label_column, resolve_task_id="resolve_input")
         score = BatchScoreOperator(task_id="score", model_uri=spec.push.uri, resolve_task_id="resolve_input",
+                                   input_gate_task_id="input_gate",
                                    model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
                                    key_column=sc.key_column)
         out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",

@@ -17,6 +17,10 @@ from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHoo
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+# nightshift_tfx.batch_score's exit codes for data problems (input unscorable, output gate, output location
+# not nightshift's or input changed after its gate); kept as literals: that module imports TensorFlow.
+DATA_ERROR_EXITS = (3, 4, 5)
+
 
 class ResolveScoringInputOperator(BaseOperator):
     """Turns the form's input URI (a file, or a prefix of date= partitions: the newest) into one object
@@ -54,13 +58,14 @@ class ScoringInputGateOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.contracts import for_scoring, load_contract, validate_in_chunks
-        from nightshift.predictions import fetch_input
+        from nightshift.scoring_input import fetch_input
 
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
         contract = for_scoring(load_contract(self.contract_path), self.label_column)
         client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
         with tempfile.TemporaryDirectory() as tmp:
-            local = fetch_input(client, resolved["input"], Path(tmp))
+            # The fingerprint of exactly what is validated: the scorer refuses any other object.
+            local, fingerprint = fetch_input(client, resolved["input"], Path(tmp))
             # A labelled file (a back-test) may be scored: the scorer reads only the model's features.
             ignore = (self.label_column,) if self.label_column else ()
             result = validate_in_chunks(str(local), contract, ignore_columns=ignore)
@@ -71,8 +76,8 @@ class ScoringInputGateOperator(BaseOperator):
                 self.log.error("INPUT GATE FAILED: %s", line)
             violation = DataContractViolation(f"{resolved['input']}: does not meet {contract.name}", result.failures)
             raise AirflowFailException(str(violation)) from violation  # the same input cannot pass on a retry
-        self.log.info("%s: %d rows meet %s", resolved["input"], result.rows, contract.name)
-        return {"rows": result.rows}
+        self.log.info("%s (%s): %d rows meet %s", resolved["input"], fingerprint, result.rows, contract.name)
+        return {"rows": result.rows, "fingerprint": fingerprint}
 
 
 class BatchScoreOperator(BaseOperator):
@@ -80,11 +85,12 @@ class BatchScoreOperator(BaseOperator):
 
     template_fields = ("model_version",)
 
-    def __init__(self, *, model_uri: str, resolve_task_id: str, model_version: Any = None, chunk_rows: int,
-                 key_column: str | None = None, **kwargs: Any):
+    def __init__(self, *, model_uri: str, resolve_task_id: str, input_gate_task_id: str, model_version: Any = None,
+                 chunk_rows: int, key_column: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.model_uri = model_uri
         self.resolve_task_id = resolve_task_id
+        self.input_gate_task_id = input_gate_task_id
         self.model_version = model_version
         self.chunk_rows = chunk_rows
         self.key_column = key_column
@@ -95,13 +101,18 @@ class BatchScoreOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
+        gate = context["ti"].xcom_pull(task_ids=self.input_gate_task_id)
         args = ["--model-uri", self.model_uri, "--input", resolved["input"], "--output", resolved["output"],
-                "--run-id", context["run_id"], "--chunk-rows", str(self.chunk_rows)]
+                "--run-id", context["run_id"], "--chunk-rows", str(self.chunk_rows),
+                "--input-fingerprint", gate["fingerprint"], "--expected-rows", str(gate["rows"])]
         if self.model_version not in (None, "", "None", "null"):
             args += ["--version", str(int(self.model_version))]
         if self.key_column:
             args += ["--key-column", self.key_column]
         code = self.hook.run_module("nightshift_tfx.batch_score", args)
+        if code in DATA_ERROR_EXITS:  # the same input and output fail the same way: no retry
+            raise AirflowFailException(f"scoring {resolved['input']} refused (exit {code}); the reason is logged "
+                                       "above; nothing was committed")
         if code != 0:
             raise NightshiftError(f"scoring {resolved['input']} failed (exit {code}); the reason is logged above; "
                                   "nothing was committed")

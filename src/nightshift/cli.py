@@ -178,6 +178,7 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
         print(f"{args.model}: nothing published yet; {base} left as it was")
         return 0
     print(f"{args.model}: serving v{result.serving} at {base / str(result.serving)}"
+          + (" (repaired: the folder on disk did not match its manifest)" if result.repaired else "")
           + (" (downloaded, verified)" if result.downloaded else " (already in place)")
           + (f"; removed {', '.join(f'v{v}' for v in result.removed)}" if result.removed else ""))
     return 0

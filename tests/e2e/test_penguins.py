@@ -12,7 +12,7 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.predictions import PART, read_marker
+from nightshift.predictions import committed_part, read_marker
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env
 
@@ -81,7 +81,8 @@ def test_penguins_scoring_names_the_predicted_species(api, published, penguins):
     marker = read_marker(s3, out)
     version = ModelRegistry(s3, MODEL_URI).read_pointer().version
     assert marker["rows"] == len(held_out) and marker["model_version"] == version
-    body = s3.get_object(Bucket="nightshift-models", Key=f"predictions/penguins/date=2030-03-01/{PART}")["Body"]
+    part = committed_part(marker)
+    body = s3.get_object(Bucket="nightshift-models", Key=f"predictions/penguins/date=2030-03-01/{part}")["Body"]
     table = pq.read_table(io.BytesIO(body.read()))
     predicted = table.column("predicted_class").to_pylist()
     assert set(predicted) <= CLASSES and len(set(predicted)) == 3

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nightshift.config import load_settings
-from nightshift.predictions import MARKER, PART, read_marker
+from nightshift.predictions import MARKER, committed_part, read_marker
 from nightshift.registry.layout import version_prefix
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env, list_keys
@@ -65,7 +65,8 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     marker = read_marker(s3, out)
     assert marker["rows"] == 5000 and marker["model_version"] == version and marker["run_id"] == "e2e_score_1"
     local = "/tmp/nightshift-e2e-predictions.parquet"
-    s3.download_file(OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/{PART}", local)
+    first_part = committed_part(marker)
+    s3.download_file(OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/{first_part}", local)
     table = pq.read_table(local)
     assert table.num_rows == 5000
     assert set(table.column("model_version").to_pylist()) == {version}
@@ -86,8 +87,10 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     state, states = _run(scoring_api, "e2e_score_2", conf)
     assert state == "success", states
     keys = sorted(list_keys(s3, OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/"))
-    assert keys == [f"{OUT_PREFIX}date=2030-02-01/{MARKER}", f"{OUT_PREFIX}date=2030-02-01/{PART}"]
-    assert read_marker(s3, out)["run_id"] == "e2e_score_2"
+    second = read_marker(s3, out)
+    assert second["run_id"] == "e2e_score_2" and committed_part(second) != first_part  # a new part, the old gone
+    partition = f"{OUT_PREFIX}date=2030-02-01/"
+    assert keys == sorted([partition + MARKER, partition + committed_part(second)])
 
 
 def test_a_corrupted_variables_file_makes_scoring_refuse_and_name_it(scoring_api, taxi_csv):

@@ -9,7 +9,7 @@ import pytest
 
 from nightshift.errors import ChecksumMismatch
 from nightshift.registry.store import ModelRegistry
-from nightshift.serve_sync import sync_once, version_folders
+from nightshift.serve_sync import LOCK_NAME, sync_once, version_folders
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def test_sync_places_the_serving_version_and_follows_a_rollback(s3, bucket, fake
     result = sync_once(registry, base)
     # TF Serving serves the highest folder: v2 must go so the rolled-back v1 is what it loads.
     assert (result.serving, result.removed) == (1, [2]) and version_folders(base) == [1]
-    assert [p.name for p in base.iterdir()] == ["1"]  # no temporary folders left behind
+    assert sorted(p.name for p in base.iterdir()) == [LOCK_NAME, "1"]  # no temporary folders left behind
 
     registry.promote(2, actor="test", reason="fixed")
     registry.publish(fake_saved_model, _fields("run-3"))
@@ -55,7 +55,7 @@ def test_a_tampered_file_is_never_placed(s3, bucket, fake_saved_model, tmp_path)
     base = tmp_path / "serving"
     with pytest.raises(ChecksumMismatch, match="variables/variables.index"):
         sync_once(registry, base)
-    assert list(base.iterdir()) == []  # neither a version folder nor a temporary one
+    assert [p.name for p in base.iterdir()] == [LOCK_NAME]  # neither a version folder nor a temporary one
 
 
 def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake_saved_model, tmp_path,

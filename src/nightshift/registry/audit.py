@@ -31,10 +31,12 @@ class AuditEntry:
     to_version: int | None  # serving version after (prune: the version removed)
     reason: str
     run_id: str | None = None
+    change_id: str | None = None  # the pointer change it records: the same change always has the same key
 
     def key(self, prefix: str) -> str:
         stamp = datetime.fromisoformat(self.at).strftime("%Y%m%dT%H%M%S.%fZ")
-        return f"{prefix.strip('/')}/{AUDIT_DIR}/{stamp}-{self.action}-{secrets.token_hex(4)}.json"
+        nonce = self.change_id or secrets.token_hex(4)
+        return f"{prefix.strip('/')}/{AUDIT_DIR}/{stamp}-{self.action}-{nonce}.json"
 
     def to_json(self) -> bytes:
         return json.dumps({"format": AUDIT_FORMAT, **asdict(self)}, indent=2, sort_keys=True).encode()

@@ -4,6 +4,7 @@
     <prefix>/manifests/<version>.json                               files + sha256, metrics, window, run
     <prefix>/CURRENT.json                                           pointer, written last
     <prefix>/claims/<version>.json                                  version number taken (create-only)
+    <prefix>/claims/runs/<sha256 of run id>.json                    the version a pipeline run claimed
     <prefix>/audit/<utc time>-<action>-<nonce>.json                 one per pointer change
 
 Manifests sit outside the version folder so a TF Serving instance reading the folder sees only
@@ -12,6 +13,7 @@ the SavedModel; the pointer is the only object a reader needs to find the servin
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 POINTER_NAME = "CURRENT.json"
@@ -35,6 +37,11 @@ def manifest_key(prefix: str, version: int) -> str:
 
 def claim_key(prefix: str, version: int) -> str:
     return f"{prefix.strip('/')}/{CLAIM_DIR}/{version}.json"
+
+
+def run_claim_key(prefix: str, run_id: str) -> str:
+    """Which version a pipeline run claimed: a retried pusher finds and finishes it instead of a second one."""
+    return f"{prefix.strip('/')}/{CLAIM_DIR}/runs/{hashlib.sha256(run_id.encode()).hexdigest()[:32]}.json"
 
 
 def pointer_key(prefix: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nightshift.errors import RegistryError
@@ -23,6 +24,31 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_stream(chunks: Iterable[bytes], sink: Any = None) -> str:
+    """Hash a stream of chunks, writing each to `sink` (a binary file) if given: one pass, bounded memory,
+    so a variables file of several GB is checked while it is downloaded, never held whole."""
+    digest = hashlib.sha256()
+    for block in chunks:
+        digest.update(block)
+        if sink is not None:
+            sink.write(block)
+    return digest.hexdigest()
+
+
+def safe_relative_path(path: Any, *, where: str) -> str:
+    """A manifest or marker entry as a path inside its folder, or RegistryError naming the entry.
+
+    Entries are data from object storage, not trust: an absolute path, a `..` step, a backslash or an
+    empty step could make a reader write outside the folder it downloads into."""
+    text = path if isinstance(path, str) else ""
+    parts = PurePosixPath(text).parts
+    if (not text or text.startswith("/") or "\\" in text or "\x00" in text or ".." in parts
+            or any(p in ("", ".") for p in text.split("/"))):
+        raise RegistryError(f"{where}: entry {path!r} is not a relative path inside the version folder "
+                            "(absolute, '..', '.', empty or backslash steps are refused)")
+    return text
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,21 @@ def scan_model_dir(model_dir: Path) -> list[FileEntry]:
         if p.is_file()
     ]
     return entries
+
+
+def verify_folder(folder: Path, files: list[FileEntry]) -> list[str]:
+    """One line per difference between a local folder and the manifest's files: missing, altered, extra."""
+    problems = []
+    for entry in files:
+        path = folder / entry.path
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif path.stat().st_size != entry.size or sha256_file(path) != entry.sha256:
+            problems.append(f"{path}: does not match the manifest's sha256 {entry.sha256[:12]}…")
+    listed = {entry.path for entry in files}
+    problems += [f"{p}: not in the manifest" for p in sorted(folder.rglob("*"))
+                 if p.is_file() and p.relative_to(folder).as_posix() not in listed]
+    return problems
 
 
 @dataclass
@@ -86,7 +127,8 @@ class Manifest:
                 version=int(doc["version"]),
                 run_id=doc["run_id"],
                 pipeline=doc["pipeline"],
-                files=[FileEntry(f["path"], f["sha256"], int(f["size"])) for f in doc["files"]],
+                files=[FileEntry(safe_relative_path(f["path"], where=where), f["sha256"], int(f["size"]))
+                       for f in doc["files"]],
                 metrics=doc.get("metrics", {}),
                 data_window=doc.get("data_window", {}),
                 contract=doc.get("contract", {}),
@@ -107,6 +149,10 @@ class Pointer:
     action: str = "publish"  # what moved it here: publish | promote | rollback
     changed_by: str = ""
     reason: str = ""
+    # The change that wrote this pointer: its audit entry's key is derived from it, so a process that dies
+    # right after the swap leaves enough here for the next writer to record the entry (see store.py).
+    change_id: str = ""
+    previous_version: int | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -119,6 +165,8 @@ class Pointer:
                 "action": self.action,
                 "changed_by": self.changed_by,
                 "reason": self.reason,
+                "change_id": self.change_id,
+                "previous_version": self.previous_version,
             },
             indent=2,
             sort_keys=True,
@@ -130,7 +178,9 @@ class Pointer:
             doc = json.loads(data)
             if doc.get("format") != POINTER_FORMAT:
                 raise RegistryError(f"{where}: format is {doc.get('format')!r}, expected {POINTER_FORMAT!r}")
+            previous = doc.get("previous_version")
             return cls(int(doc["version"]), doc["manifest_sha256"], doc["run_id"], doc["updated_at"],
-                       doc.get("action", "publish"), doc.get("changed_by", ""), doc.get("reason", ""))
+                       doc.get("action", "publish"), doc.get("changed_by", ""), doc.get("reason", ""),
+                       doc.get("change_id", ""), None if previous is None else int(previous))
         except (ValueError, KeyError, TypeError) as exc:
             raise RegistryError(f"{where}: not a valid pointer ({exc!r})") from exc

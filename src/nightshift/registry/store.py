@@ -7,12 +7,22 @@ the pointer therefore never meets a version that is still being uploaded (tensor
 No database beside the bucket: version numbers are claimed with a create-only write (If-None-Match: *)
 and the pointer changes only by compare-and-swap on its ETag (If-Match), both honoured by AWS S3 and
 SeaweedFS. Two publishers racing both end with complete versions; the pointer moves forward only and
-never names a version that is missing. Every pointer change is appended to the audit log.
+never names a version that is missing.
+
+Retries and crashes: a pipeline run claims at most one version (`claims/runs/<run>.json`, create-only),
+so a retried pusher finishes that version instead of making a second. The pointer carries the id of the
+change that wrote it, and the audit entry's key is derived from that id: the entry is written after the
+swap, and whoever next reads the pointer to move it writes a missing entry first, so a process that dies
+right after the swap still leaves its change audited. `prune` deletes a version's manifest first and
+re-reads the pointer before deleting files; a pointer move re-checks the manifest after its swap and
+puts the pointer back if the version was pruned meanwhile, so the pointer never stays on a deleted version.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,31 +33,27 @@ from nightshift.registry.layout import (
     claim_key,
     manifest_key,
     pointer_key,
+    run_claim_key,
     upload_order,
     version_prefix,
     versions_in,
 )
 from nightshift.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes
+from nightshift.registry.objects import (
+    download_hashed,
+    exists,
+    get_bytes,
+    hash_object,
+    precondition_failed,
+    put_if_absent,
+)
 from nightshift.s3 import S3Uri, ensure_bucket, list_keys
 
 log = logging.getLogger(__name__)
 
 
-def _get(client: Any, bucket: str, key: str) -> bytes | None:
-    try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except client.exceptions.NoSuchKey:
-        return None
-
-
-def _precondition_failed(exc: Exception) -> bool:
-    """A conditional write lost its race (412; AWS answers 409 to two writes in flight at once)."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
-
-
 class PointerConflict(RegistryError):
-    """The pointer kept changing under us; nothing was moved."""
+    """The pointer kept changing under us (or its version was pruned meanwhile); nothing was moved."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ class ModelRegistry:
         self.location = S3Uri.parse(uri)
         self.bucket = self.location.bucket
         self.prefix = self.location.key.strip("/")
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
 
     # -- reading -------------------------------------------------------------------------------
     def versions(self) -> list[int]:
@@ -87,34 +96,32 @@ class ModelRegistry:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             return None, None
-        return Pointer.from_json(response["Body"].read(), where=f"s3://{self.bucket}/{key}"), response["ETag"]
+        return Pointer.from_json(response["Body"].read(), where=self._uri(key)), response["ETag"]
 
     def audit_log(self) -> list[AuditEntry]:
         keys = sorted(list_keys(self.client, self.bucket, f"{self.prefix}/{AUDIT_DIR}/"))
-        return [AuditEntry.from_json(_get(self.client, self.bucket, k) or b"", where=f"s3://{self.bucket}/{k}")
+        return [AuditEntry.from_json(get_bytes(self.client, self.bucket, k) or b"", where=self._uri(k))
                 for k in keys]
 
     def read_manifest(self, version: int) -> Manifest:
         key = manifest_key(self.prefix, version)
-        data = _get(self.client, self.bucket, key)
+        data = get_bytes(self.client, self.bucket, key)
         if data is None:
-            raise RegistryError(f"s3://{self.bucket}/{key}: manifest of version {version} not found")
-        return Manifest.from_json(data, where=f"s3://{self.bucket}/{key}")
+            raise RegistryError(f"{self._uri(key)}: manifest of version {version} not found")
+        return Manifest.from_json(data, where=self._uri(key))
 
     def check_files(self, manifest: Manifest) -> list[str]:
-        """One line per file that is missing or whose sha256 differs from the manifest."""
+        """One line per file that is missing or whose sha256 differs from the manifest (hashed streaming)."""
         problems = []
         base = version_prefix(self.prefix, manifest.version)
         for entry in manifest.files:
             key = base + entry.path
-            data = _get(self.client, self.bucket, key)
-            if data is None:
-                problems.append(f"s3://{self.bucket}/{key}: missing (manifest lists {entry.size} bytes)")
-            elif (actual := sha256_bytes(data)) != entry.sha256:
-                problems.append(
-                    f"s3://{self.bucket}/{key}: sha256 {actual[:12]}… does not match the manifest's "
-                    f"{entry.sha256[:12]}…"
-                )
+            actual = hash_object(self.client, self.bucket, key)
+            if actual is None:
+                problems.append(f"{self._uri(key)}: missing (manifest lists {entry.size} bytes)")
+            elif actual != entry.sha256:
+                problems.append(f"{self._uri(key)}: sha256 {actual[:12]}… does not match the manifest's "
+                                f"{entry.sha256[:12]}…")
         return problems
 
     def status(self) -> list[VersionStatus]:
@@ -127,81 +134,108 @@ class ModelRegistry:
         return out
 
     def download_serving(self, dest: Path, version: int | None = None) -> Manifest:
-        """Download a version (default: the pointer's), verifying every file; raises on any mismatch."""
+        """Download a version (default: the pointer's) into `dest`, hashing every file as it streams to disk;
+        raises on any mismatch. Entries are checked to stay inside `dest` (Manifest.from_json refuses
+        absolute and `..` paths; the resolved target is checked again here)."""
         if version is None:
             pointer = self.read_pointer()
             if pointer is None:
-                raise RegistryError(f"s3://{self.bucket}/{pointer_key(self.prefix)}: no model published yet")
+                raise RegistryError(f"{self._uri(pointer_key(self.prefix))}: no model published yet")
             version = pointer.version
-            raw = _get(self.client, self.bucket, manifest_key(self.prefix, version)) or b""
+            raw = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version)) or b""
             if sha256_bytes(raw) != pointer.manifest_sha256:
-                raise ChecksumMismatch(
-                    f"s3://{self.bucket}/{manifest_key(self.prefix, version)}: manifest does not match the "
-                    "sha256 recorded in the pointer; refusing to load"
-                )
+                raise ChecksumMismatch(f"{self._uri(manifest_key(self.prefix, version))}: manifest does not match "
+                                       "the sha256 recorded in the pointer; refusing to load")
         manifest = self.read_manifest(version)
         base = version_prefix(self.prefix, version)
+        root = dest.resolve()
         for entry in manifest.files:
-            data = _get(self.client, self.bucket, base + entry.path)
-            if data is None or sha256_bytes(data) != entry.sha256:
+            target = (dest / entry.path).resolve()
+            if not target.is_relative_to(root):
+                raise RegistryError(f"{self._uri(manifest_key(self.prefix, version))}: entry {entry.path!r} "
+                                    f"resolves outside {dest}; refusing to load")
+            digest = download_hashed(self.client, self.bucket, base + entry.path, target)
+            if digest != entry.sha256:
+                target.unlink(missing_ok=True)
                 raise ChecksumMismatch(
-                    f"s3://{self.bucket}/{base}{entry.path}: "
-                    + ("missing" if data is None else "content does not match its manifest sha256")
-                    + f" (version {version}); refusing to load"
-                )
-            target = dest / entry.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+                    f"{self._uri(base + entry.path)}: "
+                    + ("missing" if digest is None else "content does not match its manifest sha256")
+                    + f" (version {version}); refusing to load")
         return manifest
 
     # -- publishing ----------------------------------------------------------------------------
     def publish(self, model_dir: Path, manifest_fields: dict[str, Any]) -> Manifest:
-        """Upload a SavedModel folder as a new version and move the pointer to it (forward only)."""
+        """Upload a SavedModel folder as a new version and move the pointer to it (forward only).
+
+        Idempotent per pipeline run: called again with the same `run_id` (a retried task) it finishes the
+        version that run claimed, or returns it if it was complete, and never makes a second one."""
         ensure_bucket(self.client, self.bucket)
         files = scan_model_dir(model_dir)
-        version = self._claim_version(manifest_fields.get("run_id", ""))
+        run_id = manifest_fields.get("run_id", "")
+        version = self._claim_version(run_id)
         base = version_prefix(self.prefix, version)
-        by_path = {f.path: f for f in files}
-        for rel in upload_order(list(by_path)):
-            self.client.upload_file(str(model_dir / rel), self.bucket, base + rel)
-        self._verify_uploaded(base, files)
-        manifest = Manifest(version=version, files=files, **manifest_fields)
-        self.client.put_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version), Body=manifest.to_json(),
-                               ContentType="application/json")
+        existing = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version))
+        if existing is not None:  # a retry after the manifest was written: only the pointer may be left
+            manifest = Manifest.from_json(existing, where=self._uri(manifest_key(self.prefix, version)))
+            if {(f.path, f.sha256) for f in manifest.files} != {(f.path, f.sha256) for f in files}:
+                raise RegistryError(f"{self._uri(base)}: run {run_id!r} already published version {version} "
+                                    "with other files; refusing to change a published version")
+            if any(e.action == "publish" and e.to_version == version for e in self.audit_log()):
+                log.info("run %s already published version %d and moved the pointer; nothing left to do",
+                         run_id, version)
+                return manifest  # the pointer may have moved on since (a rollback): leave it
+            log.info("run %s already published version %d; finishing its pointer move", run_id, version)
+        else:
+            for rel in upload_order([f.path for f in files]):
+                self.client.upload_file(str(model_dir / rel), self.bucket, base + rel)
+            self._verify_uploaded(base, files)
+            manifest = Manifest(version=version, files=files, **manifest_fields)
+            self.client.put_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version),
+                                   Body=manifest.to_json(), ContentType="application/json")
         self.move_pointer(version, action="publish", actor=f"pipeline run {manifest.run_id}",
                           reason="blessed by the evaluator", run_id=manifest.run_id, forward_only=True)
-        log.info("published s3://%s/%s (version %d, %d files)", self.bucket, base, version, len(files))
+        log.info("published %s (version %d, %d files)", self._uri(base), version, len(files))
         return manifest
 
     def _claim_version(self, run_id: str, attempts: int = 20) -> int:
-        """The next free version number, taken with a create-only write so no two publishers share one."""
+        """The version this run claimed before, else the next free number, taken with a create-only write
+        so no two publishers share one."""
+        run_key = run_claim_key(self.prefix, run_id) if run_id else None
+        if run_key and (earlier := get_bytes(self.client, self.bucket, run_key)) is not None:
+            return int(json.loads(earlier)["version"])
         version = self.next_version()
         for _ in range(attempts):
-            try:
-                self.client.put_object(Bucket=self.bucket, Key=claim_key(self.prefix, version),
-                                       Body=f'{{"run_id": "{run_id}", "at": "{now_utc()}"}}'.encode(),
-                                       IfNoneMatch="*", ContentType="application/json")
-                return version
-            except Exception as exc:  # botocore's ClientError; the check below keeps anything else raising
-                if not _precondition_failed(exc):
-                    raise
-                version = max(version + 1, self.next_version())
-        raise RegistryError(f"s3://{self.bucket}/{self.prefix}/: could not claim a version number in "
-                            f"{attempts} attempts (too many concurrent publishers?)")
+            body = json.dumps({"run_id": run_id, "at": now_utc(), "version": version}).encode()
+            if put_if_absent(self.client, self.bucket, claim_key(self.prefix, version), body):
+                break
+            version = max(version + 1, self.next_version())
+        else:
+            raise RegistryError(f"{self._uri(self.prefix)}/: could not claim a version number in {attempts} "
+                                "attempts (too many concurrent publishers?)")
+        if run_key and not put_if_absent(self.client, self.bucket, run_key, body):
+            # The same run is publishing twice at once: the first claim wins, this number stays a gap.
+            return int(json.loads(get_bytes(self.client, self.bucket, run_key) or b"{}")["version"])
+        return version
+
+    def _verify_uploaded(self, base: str, files: list[FileEntry]) -> None:
+        for entry in files:
+            if hash_object(self.client, self.bucket, base + entry.path) != entry.sha256:
+                raise ChecksumMismatch(f"{self._uri(base + entry.path)}: uploaded object does not match the local "
+                                       "file's sha256; the pointer was not moved")
 
     # -- the pointer ---------------------------------------------------------------------------
     def move_pointer(self, version: int, *, action: str, actor: str, reason: str, run_id: str | None = None,
                      forward_only: bool = False, attempts: int = 10) -> Pointer:
-        """Point serving at `version` by compare-and-swap, then append the change to the audit log.
+        """Point serving at `version` by compare-and-swap, then record the change in the audit log.
 
         `forward_only` (publishing): when a newer version is already serving, leave the pointer and
         log that this version was superseded. Otherwise the version's files are verified first: the
         pointer never names a version that is missing or altered."""
-        manifest_raw = _get(self.client, self.bucket, manifest_key(self.prefix, version))
+        mkey = manifest_key(self.prefix, version)
+        manifest_raw = get_bytes(self.client, self.bucket, mkey)
         if manifest_raw is None:
-            raise RegistryError(f"s3://{self.bucket}/{manifest_key(self.prefix, version)}: version {version} "
-                                "has no manifest; the pointer was not moved")
-        manifest = Manifest.from_json(manifest_raw, where=manifest_key(self.prefix, version))
+            raise RegistryError(f"{self._uri(mkey)}: version {version} has no manifest; the pointer was not moved")
+        manifest = Manifest.from_json(manifest_raw, where=self._uri(mkey))
         if not forward_only:
             problems = self.check_files(manifest)
             if problems:
@@ -209,46 +243,73 @@ class ModelRegistry:
                                        + "; ".join(problems))
         for _ in range(attempts):
             current, etag = self._read_pointer()
+            if current is not None:
+                self._record(current)  # a writer that died right after its swap left this one unrecorded
             before = current.version if current else None
             if forward_only and before is not None and before >= version:
+                if before == version and current is not None and current.run_id == manifest.run_id:
+                    return current  # a retried publish: this very version already serves
                 self._append_audit(AuditEntry(now_utc(), action, actor, before, before,
                                               f"{reason}; v{version} published but v{before} is newer and stays "
-                                              "serving", run_id))
+                                              "serving", run_id, change_id=f"superseded-v{version}"))
                 return current
             # The pointer names the run that produced the version it serves (after a rollback: that older run).
             pointer = Pointer(version, sha256_bytes(manifest_raw), manifest.run_id, now_utc(), action=action,
-                              changed_by=actor, reason=reason)
+                              changed_by=actor, reason=reason, change_id=secrets.token_hex(8),
+                              previous_version=before)
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
             try:
-                self.client.put_object(Bucket=self.bucket, Key=pointer_key(self.prefix), Body=pointer.to_json(),
-                                       ContentType="application/json", **condition)
+                new_etag = self.client.put_object(Bucket=self.bucket, Key=pointer_key(self.prefix),
+                                                  Body=pointer.to_json(), ContentType="application/json",
+                                                  **condition)["ETag"]
             except Exception as exc:  # botocore's ClientError; only a lost race is retried
-                if not _precondition_failed(exc):
+                if not precondition_failed(exc):
                     raise
                 log.info("pointer changed while moving it to v%d; re-reading", version)
                 continue
-            self._append_audit(AuditEntry(now_utc(), action, actor, before, version, reason, run_id))
+            if not exists(self.client, self.bucket, mkey):
+                self._put_back(current, new_etag, version)
+            self._record(pointer)
             return pointer
-        raise PointerConflict(f"s3://{self.bucket}/{pointer_key(self.prefix)}: changed by others {attempts} times "
-                              f"while moving it to v{version}; not moved")
+        raise PointerConflict(f"{self._uri(pointer_key(self.prefix))}: changed by others {attempts} times while "
+                              f"moving it to v{version}; not moved")
+
+    def _put_back(self, previous: Pointer | None, our_etag: str, version: int) -> None:
+        """`prune` removed the version between our check and our swap: restore what the pointer said."""
+        if previous is not None:  # the same document, change id included: its audit entry already exists
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=pointer_key(self.prefix), Body=previous.to_json(),
+                                       ContentType="application/json", IfMatch=our_etag)
+            except Exception as exc:  # botocore's ClientError; someone else has moved it on, which is fine
+                if not precondition_failed(exc):
+                    raise
+        raise PointerConflict(f"{self._uri(version_prefix(self.prefix, version))}: version {version} was pruned "
+                              "while the pointer moved to it; the pointer was put back")
+
+    def _record(self, pointer: Pointer) -> None:
+        """Write the audit entry of the change that wrote `pointer`, unless it exists (create-only key):
+        built from the pointer alone, so whoever writes it writes the same entry."""
+        if not pointer.change_id:
+            return  # written before change ids existed: its entry was written with it
+        run_id = pointer.run_id if pointer.action == "publish" else None
+        self._append_audit(AuditEntry(pointer.updated_at, pointer.action, pointer.changed_by,
+                                      pointer.previous_version, pointer.version, pointer.reason, run_id,
+                                      pointer.change_id))
 
     def _append_audit(self, entry: AuditEntry) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=entry.key(self.prefix), Body=entry.to_json(),
-                               ContentType="application/json")
+        put_if_absent(self.client, self.bucket, entry.key(self.prefix), entry.to_json())
 
     def promote(self, version: int, *, actor: str, reason: str) -> Pointer:
         """Serve a given version (newer or older), after verifying every file of it."""
         if version not in self.versions():
-            raise RegistryError(f"s3://{self.bucket}/{self.prefix}/: no version {version}; "
-                                f"published: {self.versions()}")
+            raise RegistryError(f"{self._uri(self.prefix)}/: no version {version}; published: {self.versions()}")
         return self.move_pointer(version, action="promote", actor=actor, reason=reason)
 
     def rollback(self, *, actor: str, reason: str, to: int | None = None) -> Pointer:
         """Serve an earlier verified version: `to`, or the newest one below the serving version that verifies."""
         current = self.read_pointer()
         if current is None:
-            raise RegistryError(f"s3://{self.bucket}/{pointer_key(self.prefix)}: nothing is served; nothing to roll "
-                                "back")
+            raise RegistryError(f"{self._uri(pointer_key(self.prefix))}: nothing is served; nothing to roll back")
         if to is not None:
             if to >= current.version:
                 raise RegistryError(f"rollback goes to an earlier version than the serving v{current.version}; "
@@ -258,11 +319,12 @@ class ModelRegistry:
             if not self.check_files(self.read_manifest(candidate)):
                 return self.move_pointer(candidate, action="rollback", actor=actor, reason=reason)
             log.warning("v%d does not verify; looking further back", candidate)
-        raise RegistryError(f"s3://{self.bucket}/{self.prefix}/: no verified version older than the serving "
+        raise RegistryError(f"{self._uri(self.prefix)}/: no verified version older than the serving "
                             f"v{current.version}")
 
     def prune(self, keep: int, *, actor: str, reason: str = "retention", dry_run: bool = False) -> list[int]:
-        """Delete all but the newest `keep` versions; the serving version is never deleted."""
+        """Delete all but the newest `keep` versions; the serving version is never deleted, even when a
+        promote or rollback moves the pointer to it while this runs."""
         if keep < 1:
             raise RegistryError(f"prune keeps at least 1 version, got keep={keep}")
         serving = self.read_pointer()
@@ -271,20 +333,22 @@ class ModelRegistry:
         doomed = [v for v in versions if v not in kept]
         if dry_run:
             return doomed
+        pruned = []
         for version in doomed:
-            # Manifest first: from then on the version is no longer listed, and files follow.
-            self.client.delete_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version))
+            mkey = manifest_key(self.prefix, version)
+            raw = get_bytes(self.client, self.bucket, mkey)
+            if raw is None:
+                continue  # another prune took it
+            # Manifest first: from then on the version is no longer listed and no pointer move can keep it.
+            self.client.delete_object(Bucket=self.bucket, Key=mkey)
+            now = self.read_pointer()
+            if now is not None and now.version == version:  # a promote/rollback got there first: keep it
+                self.client.put_object(Bucket=self.bucket, Key=mkey, Body=raw, ContentType="application/json")
+                log.warning("v%d became the serving version while pruning; kept", version)
+                continue
             for key in list_keys(self.client, self.bucket, version_prefix(self.prefix, version)):
                 self.client.delete_object(Bucket=self.bucket, Key=key)
-            self._append_audit(AuditEntry(now_utc(), "prune", actor, serving.version if serving else None, version,
+            self._append_audit(AuditEntry(now_utc(), "prune", actor, now.version if now else None, version,
                                           f"{reason} (keep {keep})"))
-        return doomed
-
-    def _verify_uploaded(self, base: str, files: list[FileEntry]) -> None:
-        for entry in files:
-            data = _get(self.client, self.bucket, base + entry.path)
-            if data is None or sha256_bytes(data) != entry.sha256:
-                raise ChecksumMismatch(
-                    f"s3://{self.bucket}/{base}{entry.path}: uploaded object does not match the local file's "
-                    "sha256; the pointer was not moved"
-                )
+            pruned.append(version)
+        return pruned
