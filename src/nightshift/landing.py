@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.errors import NightshiftError
-from nightshift.s3 import S3Uri, ensure_bucket, list_keys
+from nightshift.s3 import S3Uri, ensure_bucket, get_bytes, list_keys, put_if_absent
 from nightshift.windows import DataWindow, partition_date, partition_prefix, select_partitions
 
 log = logging.getLogger(__name__)
@@ -79,17 +79,32 @@ def read_whole(csv_path: Path, day: date) -> tuple[list[str], dict[str, list[lis
 def seed(client: Any, csv_path: Path, raw_uri: str, timestamp_column: str | None, *, workers: int = 8,
          day: date | None = None) -> SeedResult:
     """Upload a CSV as one object per date of `timestamp_column`, or, without one, as a single partition
-    dated `day` (default: today, UTC). Re-seeding overwrites the same keys (idempotent)."""
+    dated `day` (default: today, UTC). Re-seeding the same data is a no-op; a partition that already holds
+    other data (landed by an ingestion job, or an earlier file) is never overwritten: seeding refuses
+    before writing anything, naming up to ten such partitions."""
     if timestamp_column:
         header, groups = split_by_date(csv_path, timestamp_column)
     else:
         header, groups = read_whole(csv_path, day or datetime.now(timezone.utc).date())
     base = S3Uri.parse(raw_uri)
     ensure_bucket(client, base.bucket)
+    keys = {day: partition_prefix(base.key, datetime.fromisoformat(day).date()) + PART_NAME for day in groups}
+    existing = set(list_keys(client, base.bucket, base.key))
+
+    def differs(day: str) -> bool:  # an object already there with other bytes than this seed's
+        return keys[day] in existing and get_bytes(client, base.bucket, keys[day]) != _to_csv(header, groups[day])
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        taken = [day for day, d in zip(sorted(groups), pool.map(differs, sorted(groups)), strict=True) if d]
+    if taken:
+        raise NightshiftError(f"{raw_uri}: {len(taken)} partition(s) already hold other data and are never "
+                              "overwritten: " + ", ".join(f"s3://{base.bucket}/{keys[d]}" for d in taken[:10])
+                              + ("" if len(taken) <= 10 else " and more") + "; seed into another prefix or "
+                              "remove them yourself")
 
     def put(day: str) -> None:
-        key = partition_prefix(base.key, datetime.fromisoformat(day).date()) + PART_NAME
-        client.put_object(Bucket=base.bucket, Key=key, Body=_to_csv(header, groups[day]))
+        if keys[day] not in existing:  # create-only: a partition landed meanwhile is left as it is
+            put_if_absent(client, base.bucket, keys[day], _to_csv(header, groups[day]), "text/csv")
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(put, sorted(groups)))

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.errors import NightshiftError
-from nightshift.registry.objects import error_code, precondition_failed
-from nightshift.s3 import S3Uri, ensure_bucket
+from nightshift.s3 import S3Uri, ensure_bucket, error_code, precondition_failed
 
 OWNER_METADATA = "nightshift-commit"  # x-amz-meta-nightshift-commit: the token of the commit that wrote it
 PART_RE = re.compile(r"^part-([0-9a-f]{32})\.parquet$")  # part-<commit token>.parquet

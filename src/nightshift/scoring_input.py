@@ -10,8 +10,7 @@ from typing import Any
 
 from nightshift.errors import NightshiftError
 from nightshift.registry.manifest import sha256_stream
-from nightshift.registry.objects import CHUNK, precondition_failed
-from nightshift.s3 import S3Uri, list_keys
+from nightshift.s3 import CHUNK, S3Uri, list_keys, precondition_failed
 from nightshift.windows import partition_date
 
 

@@ -40,8 +40,20 @@ def test_seed_then_stage_a_window_keeps_rows_byte_for_byte(s3, bucket, taxi_csv,
     assert 0 < year.rows < 15002
     assert year.first_partition.startswith("2015-") and year.last_partition.startswith("2015-")
 
-    again = seed(s3, taxi_csv, uri, "trip_start_timestamp")  # idempotent: same keys overwritten
+    again = seed(s3, taxi_csv, uri, "trip_start_timestamp")  # idempotent: the same data is left as it is
     assert len(list_keys(s3, bucket, "taxi/date=")) == again.partitions == result.partitions
+
+
+def test_seed_never_overwrites_a_partition_that_holds_other_data(s3, bucket, tmp_path):
+    sample = tmp_path / "s.csv"
+    sample.write_text("ts,x\n86400,1\n172800,2\n259200,3\n")  # 1970-01-02, -03, -04
+    landed = b"ts,x\n172800,99\n"  # an ingestion job's file for 1970-01-03
+    s3.put_object(Bucket=bucket, Key="raw/date=1970-01-03/part-00000.csv", Body=landed)
+    with pytest.raises(NightshiftError, match=rf"1 partition\(s\) already hold other data .*"
+                                              rf"s3://{bucket}/raw/date=1970-01-03/part-00000.csv"):
+        seed(s3, sample, f"s3://{bucket}/raw/", "ts")
+    assert list_keys(s3, bucket, "raw/") == ["raw/date=1970-01-03/part-00000.csv"]  # nothing else written
+    assert s3.get_object(Bucket=bucket, Key="raw/date=1970-01-03/part-00000.csv")["Body"].read() == landed
 
 
 def test_stage_refuses_an_empty_window(s3, bucket, tmp_path):

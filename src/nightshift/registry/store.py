@@ -39,15 +39,17 @@ from nightshift.registry.layout import (
     versions_in,
 )
 from nightshift.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes
-from nightshift.registry.objects import (
+from nightshift.s3 import (
+    S3Uri,
     download_hashed,
+    ensure_bucket,
     exists,
     get_bytes,
     hash_object,
+    list_keys,
     precondition_failed,
     put_if_absent,
 )
-from nightshift.s3 import S3Uri, ensure_bucket, list_keys
 
 log = logging.getLogger(__name__)
 
