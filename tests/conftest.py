@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from nightshift.config import PROJECT_ROOT
-from nightshift.services import envfile
+from nightshift.private_file import write_private
+from nightshift.services import envfile, pidfile
 
 TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
 TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT", "18080"))
@@ -22,9 +23,8 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A complete, private environment (own var dir, ports, credentials) for this test session."""
     var = tmp_path_factory.mktemp("nightshift-var")
     env = envfile.render(PROJECT_ROOT, s3_port=TEST_S3_PORT, api_port=TEST_API_PORT, var_dir=var)
-    pw_file = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    pw_file.parent.mkdir(parents=True, exist_ok=True)
-    pw_file.write_text(f'{{"admin": "{uuid.uuid4().hex}", "viewer": "{uuid.uuid4().hex}"}}')
+    write_private(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]),
+                  f'{{"admin": "{uuid.uuid4().hex}", "viewer": "{uuid.uuid4().hex}"}}')
     env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")
     return env
 
@@ -47,8 +47,7 @@ def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
     var = Path(test_env["NIGHTSHIFT_VAR_DIR"])
     proc = seaweed.start(var / "seaweedfs", seaweed.SeaweedPorts(TEST_S3_PORT), test_env["AWS_ACCESS_KEY_ID"],
                          test_env["AWS_SECRET_ACCESS_KEY"], var / "seaweedfs.log")
-    (var / "run").mkdir(exist_ok=True)
-    (var / "run" / "seaweedfs.pid").write_text(str(proc.pid))  # the stack fixture reuses it
+    pidfile.write(var / "run" / "seaweedfs.pid", proc.pid)  # the stack fixture reuses it
     yield test_env
     seaweed.stop(proc.pid)
 

@@ -15,12 +15,14 @@ from nightshift_tfx.s3_pusher.component import S3Pusher
 
 
 def metadata_connection(run: RunConfig):
-    """MLMD in MySQL/MariaDB when the run names one (tasks on several workers share it), else SQLite."""
+    """MLMD in MySQL/MariaDB when the run names one (tasks on several workers share it), else SQLite.
+
+    Compiled into the IR without a password: each node process adds it when it connects
+    (runner.with_password), so the IR file and its logs never hold it."""
     if run.mlmd_mysql:
         target = parse_mysql_url(run.mlmd_mysql)
         return tfx.orchestration.metadata.mysql_metadata_connection_config(
-            host=target.host, port=target.port, database=target.database, username=target.user,
-            password=target.password)
+            host=target.host, port=target.port, database=target.database, username=target.user, password="")
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(run.mlmd_sqlite)
 
 

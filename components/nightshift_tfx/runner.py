@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from tfx.dsl.compiler import compiler, constants
 from tfx.orchestration import metadata
@@ -74,6 +75,18 @@ def node_ids(ir: pipeline_pb2.Pipeline) -> list[str]:
     return [n.pipeline_node.node_info.id for n in ir.nodes]
 
 
+def with_password(connection: Any, run: RunConfig) -> Any:
+    """The IR's MLMD connection with the MySQL password added in this process only (the IR has none)."""
+    if not run.mlmd_mysql or not connection.HasField("mysql"):
+        return connection
+    from nightshift.mlmd import parse_mysql_url
+
+    filled = type(connection)()
+    filled.CopyFrom(connection)
+    filled.mysql.password = parse_mysql_url(run.mlmd_mysql).password
+    return filled
+
+
 def run_node(run: RunConfig, node_id: str) -> int:
     """Launch one node; returns a process exit code (0, or EXIT_NOTHING_TO_PUBLISH)."""
     ir = load_ir(run.ir_path)
@@ -83,10 +96,10 @@ def run_node(run: RunConfig, node_id: str) -> int:
                     run.publish)
         return EXIT_NOTHING_TO_PUBLISH
     deployment = runner_utils.extract_local_deployment_config(ir)
-    connection = getattr(
+    connection = with_password(getattr(
         deployment.metadata_connection_config,
         deployment.metadata_connection_config.WhichOneof("connection_config"),
-    )
+    ), run)
     node = nodes[node_id]
     component_launcher = launcher.Launcher(
         pipeline_node=node,

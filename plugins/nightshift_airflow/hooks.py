@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 S3_CONN_ID = "nightshift_s3"
 # What a TFX node process inherits from the worker; everything else is set explicitly.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
-                 "NIGHTSHIFT_MLMD_SQLITE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                 "NIGHTSHIFT_MLMD_SQLITE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                 # MLMD's MySQL password reaches a node by environment (or an owner-only file it names), never
+                 # through the run config, the IR or the command line
+                 "NIGHTSHIFT_MLMD_MYSQL", "NIGHTSHIFT_MLMD_PASSWORD", "NIGHTSHIFT_MLMD_PASSWORD_FILE")
 
 
 class NightshiftS3Hook:

@@ -51,7 +51,7 @@ async def notify_late_run(conn_id: str, deadline_minutes: float, context: dict |
     log.error("ALERT %s", alert.text.replace("\n", " | "))
     url = await asyncio.to_thread(webhook_url, conn_id)
     if url:
-        await asyncio.to_thread(post, url, alert)
+        await asyncio.to_thread(lambda: post(url, alert, target=conn_id))
 
 
 class WebhookNotifier(BaseNotifier):
@@ -68,7 +68,7 @@ class WebhookNotifier(BaseNotifier):
         log.error("ALERT %s", alert.text.replace("\n", " | "))
         url = webhook_url(self.conn_id)
         if url:
-            post(url, alert)
+            post(url, alert, target=self.conn_id)
             log.info("alert for %s/%s sent to connection %s", alert.dag_id, alert.run_id, self.conn_id)
 
 

@@ -139,6 +139,8 @@ class CompileTfxPipelineOperator(BaseOperator):
         return TfxRuntimeHook(load_settings())
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.mlmd import parse_mysql_url
+
         settings = load_settings()
         staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
         gate = context["ti"].xcom_pull(task_ids=self.gate_task_id)
@@ -151,7 +153,7 @@ class CompileTfxPipelineOperator(BaseOperator):
             input_base=str(Path(staged["path"]).parent),
             pipeline_root=str(settings.pipeline_root / self.pipeline),
             mlmd_sqlite=str(settings.mlmd_sqlite),
-            mlmd_mysql=settings.mlmd_mysql or "",
+            mlmd_mysql=parse_mysql_url(settings.mlmd_mysql).redacted if settings.mlmd_mysql else "",
             train_steps=int(self.train_steps),
             eval_steps=int(self.eval_steps),
             min_accuracy=float(self.min_accuracy),

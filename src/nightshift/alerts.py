@@ -71,13 +71,17 @@ def late_alert(context: dict[str, Any], deadline_minutes: float, base_url: str) 
                         f"state {run.get('state')}")
 
 
-def post(url: str, alert: Alert, *, timeout: float = 10.0) -> None:
+def post(url: str, alert: Alert, *, target: str, timeout: float = 10.0) -> None:
+    """Deliver to a webhook. Errors name `target` (the Airflow connection id), never the URL: webhook URLs
+    carry their token in the path (Slack, Teams), and these errors land in task logs anyone may read."""
     import requests
 
     try:
         resp = requests.post(url, json=alert.payload(), timeout=timeout)
     except requests.RequestException as exc:
-        raise AlertDeliveryError(f"alert for {alert.dag_id}/{alert.run_id} not delivered to {url}: {exc}") from exc
+        # The exception's text repeats the URL: only its kind is reported.
+        raise AlertDeliveryError(f"alert for {alert.dag_id}/{alert.run_id} not delivered through connection "
+                                 f"{target!r}: {type(exc).__name__}") from None
     if resp.status_code >= 300:
-        raise AlertDeliveryError(f"alert for {alert.dag_id}/{alert.run_id}: {url} answered {resp.status_code} "
-                                 f"{resp.text[:200]!r}")
+        raise AlertDeliveryError(f"alert for {alert.dag_id}/{alert.run_id}: connection {target!r} answered "
+                                 f"{resp.status_code}")

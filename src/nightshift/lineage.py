@@ -47,6 +47,10 @@ def tfx_artifacts(settings: Settings, mlmd_sqlite: str, run_id: str) -> dict[str
     """ML Metadata lives with TFX: asked through the runtime interpreter (`nightshift_tfx.lineage`)."""
     if not mlmd_sqlite:
         return {"error": "no ML Metadata store configured"}
+    if mlmd_sqlite.startswith("mysql://"):  # the password reaches the child by environment, never argv
+        from nightshift.mlmd import parse_mysql_url
+
+        mlmd_sqlite = parse_mysql_url(mlmd_sqlite).redacted
     out = subprocess.run([str(settings.runtime_python), "-m", "nightshift_tfx.lineage", "--mlmd", mlmd_sqlite,
                           "--run-id", run_id], capture_output=True, text=True, timeout=300, check=False)
     lines = out.stdout.strip().splitlines()

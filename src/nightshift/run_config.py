@@ -7,10 +7,13 @@ between the two interpreters, so a node's command line stays short and secret-fr
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nightshift.private_file import write_private
 
 
 def run_key(run_id: str) -> str:
@@ -45,8 +48,8 @@ class RunConfig:
         return Path(self.run_dir) / "pipeline_ir.pb"
 
     def write(self) -> Path:
-        Path(self.run_dir).mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        """Owner-only from its first byte: it names the run's stores and data (never a password)."""
+        write_private(self.path, json.dumps(asdict(self), indent=2, sort_keys=True))
         return self.path
 
     @classmethod
@@ -57,7 +60,6 @@ class RunConfig:
 def code_revision(root: Path) -> str:
     """The code a run was built from: $NIGHTSHIFT_CODE_REVISION (set by an image build), else the git
     commit of the checkout (with "-dirty" for uncommitted changes), else "unknown"."""
-    import os
     import subprocess
 
     if os.environ.get("NIGHTSHIFT_CODE_REVISION"):

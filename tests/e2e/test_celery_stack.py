@@ -2,8 +2,11 @@
 metadata database and Redis as the broker, two Celery workers, and TFX's ML Metadata in MariaDB, shared by
 tasks that ran on different workers. Selected by configuration only (envfile.celery_profile's settings).
 
-Its own SeaweedFS, Airflow home, PostgreSQL database, Redis database and MariaDB database, so it neither
-sees nor disturbs the session's embedded stack; all of them are removed afterwards.
+Its own SeaweedFS, Airflow home, PostgreSQL role and database, Redis database and MariaDB user and database,
+so it neither sees nor disturbs the session's embedded stack; all of them are removed afterwards. The
+PostgreSQL and MariaDB users have passwords, and the test then looks for every secret of the stack in every
+task log, every file under its var/ folder (the compiled IR and run configs included) and the command line
+of every process the stack ran.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pytest
 
 from nightshift.airflow_api import AirflowClient
 from nightshift.config import PROJECT_ROOT, load_settings
+from nightshift.private_file import write_private
 from nightshift.services import envfile
 from nightshift.services.stack import Stack
 
@@ -29,6 +33,8 @@ S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_CELERY_S3_PORT", "25333"))
 API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_CELERY_API_PORT", "16080"))
 REDIS_DB = int(os.environ.get("NIGHTSHIFT_TEST_CELERY_REDIS_DB", "11"))
 DAG_ID = "taxi_nightly"
+SCORE_DAG = "taxi_batch_score"
+COMMAND_LINES: dict[int, str] = {}  # every process of the stack seen while it ran, with its command line
 
 
 class _Webhook(BaseHTTPRequestHandler):
@@ -61,15 +67,35 @@ def _mariadb(sql: str) -> None:
     subprocess.run([mysql, "-h", "127.0.0.1", "-u", "root", "-e", sql], check=True, timeout=60)
 
 
+def _watch_command_lines(stack, procfs, stop: threading.Event) -> None:
+    """Every process the stack runs, short-lived TFX node processes included, sampled 4 times a second."""
+    while not stop.wait(0.25):
+        roots = [pid for pid in stack.status().values() if pid]
+        for pid in procfs.tree(roots):
+            COMMAND_LINES.setdefault(pid, procfs.cmdline(pid))
+
+
 @pytest.fixture(scope="module")
-def celery_stack(tmp_path_factory, taxi_csv):
+def celery_stack(tmp_path_factory, taxi_csv, procfs):
     import redis
 
     suffix = uuid.uuid4().hex[:8]
-    pg_db, mlmd_db = f"nightshift_e2e_{suffix}", f"nightshift_mlmd_{suffix}"
+    pg_db, mlmd_db, user = f"nightshift_e2e_{suffix}", f"nightshift_mlmd_{suffix}", f"nightshift_{suffix}"
+    pg_password, mlmd_password = f"pg-{uuid.uuid4().hex}", f"mlmd-{uuid.uuid4().hex}"
     var = tmp_path_factory.mktemp("celery-var")
     env = envfile.render(PROJECT_ROOT, s3_port=S3_PORT, api_port=API_PORT, var_dir=var)
-    env.update(envfile.celery_profile(postgres_db=pg_db, redis_db=REDIS_DB, mlmd_db=mlmd_db))
+    env.update(envfile.celery_profile(postgres_db=pg_db, redis_db=REDIS_DB, mlmd_db=mlmd_db, pg_user=user,
+                                      mysql_user=user))
+    # Users with passwords, as in production: the PostgreSQL one in Airflow's own URLs (Airflow's setting),
+    # the MLMD one only in the environment, beside a URL without it.
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        env[key] = env[key].replace(f"//{user}@", f"//{user}:{pg_password}@")
+    env["NIGHTSHIFT_MLMD_PASSWORD"] = mlmd_password
+    _postgres(f"CREATE ROLE {user} LOGIN PASSWORD '{pg_password}'")
+    _postgres(f"CREATE DATABASE {pg_db} OWNER {user}")
+    _mariadb(f"CREATE DATABASE {mlmd_db}; CREATE USER '{user}'@'%' IDENTIFIED BY '{mlmd_password}'; "
+             f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{mlmd_password}'; "
+             f"GRANT ALL ON {mlmd_db}.* TO '{user}'@'%'; GRANT ALL ON {mlmd_db}.* TO '{user}'@'localhost'")
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")  # must stay unused
     # The taxi spec with a 1-minute deadline: the run (several minutes) is late, and the triggerer says so.
@@ -80,31 +106,37 @@ def celery_stack(tmp_path_factory, taxi_csv):
     env["NIGHTSHIFT_PIPELINES_DIR"] = str(pipelines)
     webhook = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    env["NIGHTSHIFT_TEST_WEBHOOK_TOKEN"] = f"hook-{uuid.uuid4().hex}"  # a token in the path, as Slack's
     env["AIRFLOW_CONN_NIGHTSHIFT_ALERTS"] = json.dumps(
-        {"conn_type": "http", "host": f"http://127.0.0.1:{webhook.server_port}/alerts"})
-    pw = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    pw.parent.mkdir(parents=True, exist_ok=True)
-    pw.write_text(json.dumps({"admin": uuid.uuid4().hex}))
+        {"conn_type": "http",
+         "host": f"http://127.0.0.1:{webhook.server_port}/alerts/{env['NIGHTSHIFT_TEST_WEBHOOK_TOKEN']}"})
+    write_private(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]),
+                  json.dumps({"admin": uuid.uuid4().hex}))
     broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
     broker.flushdb()  # this test's own database number: nothing else uses it
     stack = Stack(env)
     saved = dict(os.environ)
     os.environ.update(env)
+    stop = threading.Event()
     try:
         stack.up(timeout=300)
+        threading.Thread(target=_watch_command_lines, args=(stack, procfs, stop), daemon=True).start()
         from nightshift.landing import seed
         from nightshift.s3 import client_from_env
 
         seed(client_from_env(), taxi_csv, "s3://nightshift-raw/taxi/", "trip_start_timestamp")
         yield stack
     finally:
+        stop.set()
         webhook.shutdown()
         stack.down()
         os.environ.clear()
         os.environ.update(saved)
         broker.flushdb()
         _postgres(f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
-        _mariadb(f"DROP DATABASE IF EXISTS {mlmd_db}")
+        _postgres(f"DROP ROLE IF EXISTS {user}")
+        _mariadb(f"DROP DATABASE IF EXISTS {mlmd_db}; DROP USER IF EXISTS '{user}'@'%'; "
+                 f"DROP USER IF EXISTS '{user}'@'localhost'")
 
 
 def test_stack_runs_two_celery_workers_and_a_triggerer(celery_stack):
@@ -136,7 +168,7 @@ def test_taxi_nightly_runs_on_both_workers_with_mlmd_in_mariadb(celery_stack):
     produced = {a["producer"] for a in lineage["artifacts"]}
     assert {"CsvExampleGen", "Transform", "Trainer", "Evaluator"} <= produced, produced
     assert not Path(env["NIGHTSHIFT_MLMD_SQLITE"]).exists()
-    assert lineage["mlmd"].startswith("mysql://root@127.0.0.1:3306/")
+    assert lineage["mlmd"] == env["NIGHTSHIFT_MLMD_MYSQL"]  # the URL without its password
 
     # Deadline 1 minute after queueing, run took longer: one run_late alert from the triggerer.
     late = [a for a in _Webhook.received if a.get("kind") == "run_late" and a.get("run_id") == run_id]
@@ -149,3 +181,71 @@ def test_taxi_nightly_runs_on_both_workers_with_mlmd_in_mariadb(celery_stack):
 
     manifest = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi").read_manifest(1)
     assert manifest.run_id == run_id and manifest.extra["mlmd_mysql"] == lineage["mlmd"]
+
+
+def test_a_scoring_run_on_the_celery_stack(celery_stack, taxi_csv):
+    from nightshift.s3 import client_from_env
+
+    api = AirflowClient.from_env(celery_stack.env)
+    api.wait_for_dag(SCORE_DAG, timeout=300)
+    api.unpause(SCORE_DAG)
+    rows = taxi_csv.read_text().splitlines()[:201]
+    client_from_env().put_object(Bucket="nightshift-raw", Key="taxi-score/date=2030-01-01/part-00000.csv",
+                                 Body=("\n".join(rows) + "\n").encode())
+    api.trigger(SCORE_DAG, conf={"input_uri": "s3://nightshift-raw/taxi-score/date=2030-01-01/part-00000.csv"},
+                run_id="e2e_celery_score")
+    run = api.wait_for_run(SCORE_DAG, "e2e_celery_score", timeout=900, poll=3)
+    states = {t["task_id"]: t["state"] for t in api.task_instances(SCORE_DAG, "e2e_celery_score")}
+    assert run["state"] == "success", states
+    from nightshift.predictions import read_marker
+
+    assert read_marker(client_from_env(), "s3://nightshift-models/predictions/taxi/date=2030-01-01/")["rows"] == 200
+
+
+def _secrets(env: dict[str, str]) -> dict[str, str]:
+    from urllib.parse import urlsplit
+
+    admin = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
+    return {"S3 secret key": env["AWS_SECRET_ACCESS_KEY"], "MLMD password": env["NIGHTSHIFT_MLMD_PASSWORD"],
+            "PostgreSQL password": urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).password or "",
+            "admin password": admin, "Fernet key": env["AIRFLOW__CORE__FERNET_KEY"],
+            "JWT secret": env["AIRFLOW__API_AUTH__JWT_SECRET"], "API secret key": env["AIRFLOW__API__SECRET_KEY"],
+            "webhook token": env["NIGHTSHIFT_TEST_WEBHOOK_TOKEN"]}
+
+
+def test_no_secret_in_any_task_log_file_under_var_or_command_line(celery_stack):
+    env = celery_stack.env
+    secrets = _secrets(env)
+    assert all(len(v) >= 16 for v in secrets.values()), "every secret is configured"
+    api = AirflowClient.from_env(env)
+    places: dict[str, str] = {}
+    for dag_id, run_id in ((DAG_ID, "e2e_celery"), (SCORE_DAG, "e2e_celery_score")):
+        for ti in api.task_instances(dag_id, run_id):
+            for attempt in range(1, int(ti.get("try_number") or 1) + 1):
+                places[f"task log {dag_id}/{run_id}/{ti['task_id']} try {attempt}"] = api.task_log(
+                    dag_id, run_id, ti["task_id"], try_number=attempt)
+    var = Path(env["NIGHTSHIFT_VAR_DIR"])
+    allowed = {Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])}  # the admin password's home
+    store = var / "seaweedfs"  # the S3 server's own data (its identity store holds its keys)
+    files = [p for p in var.rglob("*") if p.is_file() and p not in allowed and store not in p.parents]
+    assert any(p.name == "pipeline_ir.pb" for p in files) and any(p.name == "run_config.json" for p in files)
+    for path in files:
+        places[f"file {path}"] = path.read_bytes().decode("latin-1")
+    assert len(COMMAND_LINES) >= 20, COMMAND_LINES  # the services and the TFX node processes of both runs
+    assert any("nightshift_tfx" in c and "node" in c for c in COMMAND_LINES.values()), COMMAND_LINES
+    for pid, cmdline in COMMAND_LINES.items():
+        places[f"command line of pid {pid} ({cmdline[:80]})"] = cmdline
+    hits = [f"{name} in {place}" for place, text in places.items() for name, value in secrets.items()
+            if value in text]
+    assert hits == [], "\n".join(hits)
+    for path in allowed | {var}:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+def test_every_server_of_the_stack_listens_on_loopback_only(celery_stack, procfs):
+    roots = [pid for pid in celery_stack.status().values() if pid]
+    sockets = procfs.listening(procfs.tree(roots))
+    assert {port for _, _, port in sockets} >= {S3_PORT, API_PORT}, sockets
+    exposed = [(pid, COMMAND_LINES.get(pid) or procfs.cmdline(pid), addr, port) for pid, addr, port in sockets
+               if addr not in ("127.0.0.1", "::1")]
+    assert exposed == [], exposed

@@ -20,7 +20,8 @@ from nightshift.services.envfile import celery_profile
 from nightshift.services.stack import airflow_commands, celery_worker_command
 
 pytestmark = pytest.mark.integration
-SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key"}
+SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",
+           "AIRFLOW_FERNET_KEY": "fernet"}
 
 
 def _compose_config(**env: str) -> subprocess.CompletedProcess:
@@ -100,6 +101,14 @@ def test_serve_sync_sidecar_shares_tf_servings_model_folder_and_its_command_pars
 
 
 def test_a_missing_secret_is_refused_by_name():
-    proc = _compose_config(AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key")
+    proc = _compose_config(AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key", AIRFLOW_FERNET_KEY="fernet")
     assert proc.returncode != 0
     assert "set S3_SECRET_KEY" in proc.stderr
+    proc = _compose_config(S3_SECRET_KEY="s", AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key")
+    assert proc.returncode != 0 and "set AIRFLOW_FERNET_KEY" in proc.stderr
+
+
+def test_every_airflow_container_gets_the_same_fernet_key_and_no_password_in_the_mlmd_url(compose):
+    airflow = {name: s["environment"] for name, s in compose["services"].items() if name.startswith("airflow-")}
+    assert {env["AIRFLOW__CORE__FERNET_KEY"] for env in airflow.values()} == {"fernet"}
+    assert {env["NIGHTSHIFT_MLMD_MYSQL"] for env in airflow.values()} == {"mysql://mlmd@mlmd-db:3306/mlmd"}

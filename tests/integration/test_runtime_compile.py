@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
 
 import pytest
 
@@ -41,22 +43,54 @@ print("JSON:" + json.dumps(out))
 """
 
 
-def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, probe: str = _GRAPH) -> dict:
+_MLMD = """
+import json, sys
+from pathlib import Path
+from nightshift.run_config import RunConfig
+from nightshift_tfx.runner import load_ir, with_password
+from tfx.orchestration.local import runner_utils
+ir = load_ir(Path(sys.argv[1]))
+config = runner_utils.extract_local_deployment_config(ir).metadata_connection_config
+connection = getattr(config, config.WhichOneof("connection_config"))
+filled = with_password(connection, RunConfig.read(Path(sys.argv[1]).parent))
+print("JSON:" + json.dumps({"in_ir": connection.mysql.password, "user": connection.mysql.user,
+                            "filled": filled.mysql.password}))
+"""
+
+
+def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, probe: str = _GRAPH,
+             mlmd_mysql: str = "", env: dict | None = None, outputs: list | None = None) -> dict:
     settings = load_settings()
     spec_path = spec_path or PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"
     run = RunConfig(pipeline="taxi", spec_path=str(spec_path),
                     run_id=f"manual__compile_{publish}", run_dir=str(tmp_path / "run"),
                     input_base=str(tmp_path / "data"), pipeline_root=str(tmp_path / "root"),
                     mlmd_sqlite=str(tmp_path / "mlmd" / "m.sqlite"), train_steps=train_steps, eval_steps=10,
-                    min_accuracy=0.6, publish=publish)
+                    min_accuracy=0.6, publish=publish, mlmd_mysql=mlmd_mysql)
     run.write()
     py = str(settings.runtime_python)
+    env = {**os.environ, **(env or {})}
     proc = subprocess.run([py, "-m", "nightshift_tfx", "compile", "--run-dir", run.run_dir],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = subprocess.run([py, "-c", probe, str(run.ir_path)], capture_output=True, text=True, timeout=300)
+    if outputs is not None:
+        outputs.append(proc.stdout + proc.stderr)
+    proc = subprocess.run([py, "-c", probe, str(run.ir_path)], capture_output=True, text=True, timeout=300, env=env)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:"))
     return json.loads(line[5:])
+
+
+def test_the_mlmd_password_is_in_no_file_or_log_only_in_the_node_processs_memory(tmp_path):
+    secret = "pw-" + uuid.uuid4().hex
+    logs: list[str] = []
+    found = _compile(tmp_path, publish=True, probe=_MLMD, mlmd_mysql="mysql://nightshift@127.0.0.1:3306/mlmd_x",
+                     env={"NIGHTSHIFT_MLMD_PASSWORD": secret}, outputs=logs)
+    assert found == {"in_ir": "", "user": "nightshift", "filled": secret}
+    run_dir = tmp_path / "run"
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"run_config.json", "pipeline_ir.pb"}
+    assert [p for p in files if secret.encode() in p.read_bytes()] == [] and secret not in logs[0]
+    assert (run_dir / "run_config.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_compiled_graph_matches_the_airflow_topology_and_carries_the_run_id(tmp_path):

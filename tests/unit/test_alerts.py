@@ -62,21 +62,24 @@ def receiver():
 
 def test_post_delivers_the_payload(receiver):
     url, handler = receiver
-    post(url, failure_alert(_context()))
+    post(url, failure_alert(_context()), target="nightshift_alerts")
     assert len(handler.received) == 1
     assert handler.received[0]["task_id"] == "data_contract_gate" and "text" in handler.received[0]
 
 
-def test_a_refusing_target_is_an_error_naming_it(receiver):
+def test_a_refusing_target_is_an_error_naming_the_connection_not_the_url(receiver):
     url, handler = receiver
     handler.status = 500
-    with pytest.raises(AlertDeliveryError, match=f"{url} answered 500"):
-        post(url, failure_alert(_context()))
+    with pytest.raises(AlertDeliveryError, match="connection 'nightshift_alerts' answered 500$") as caught:
+        post(url + "/T0KEN-s3cret", failure_alert(_context()), target="nightshift_alerts")
+    assert "T0KEN-s3cret" not in str(caught.value) and "127.0.0.1" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
-def test_an_unreachable_target_is_an_error_naming_it():
-    with pytest.raises(AlertDeliveryError, match="not delivered to http://127.0.0.1:9/"):
-        post("http://127.0.0.1:9/", failure_alert(_context()), timeout=2)
+def test_an_unreachable_target_is_an_error_naming_the_connection_not_the_url():
+    with pytest.raises(AlertDeliveryError, match="not delivered through connection 'hook': ConnectionError$") as caught:
+        post("http://127.0.0.1:9/T0KEN-s3cret", failure_alert(_context()), target="hook", timeout=2)
+    assert "T0KEN-s3cret" not in str(caught.value) and caught.value.__cause__ is None
 
 
 def test_late_alert_names_the_run_its_page_and_the_deadline():

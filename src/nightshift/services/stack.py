@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.config import PROJECT_ROOT
-from nightshift.services import airflow_db, envfile, seaweed
+from nightshift.services import airflow_db, envfile, pidfile, seaweed
 
 
 def airflow_commands(api_host: str, api_port: int) -> dict[str, list[str]]:
@@ -25,7 +25,9 @@ def airflow_commands(api_host: str, api_port: int) -> dict[str, list[str]]:
         "api-server": ["api-server", "-H", api_host, "-p", str(api_port), "-w", "1"],
         "scheduler": ["scheduler", "--skip-serve-logs"],
         "dag-processor": ["dag-processor"],
-        "triggerer": ["triggerer"],
+        # Log servers bind every interface (airflow/utils/serve_logs): none is started; logs are files shared
+        # with the API server.
+        "triggerer": ["triggerer", "--skip-serve-logs"],
     }
 
 
@@ -65,35 +67,33 @@ class Stack:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _pid(self, name: str) -> int | None:
+        """The PID of the process this stack started as `name`, if that very process still runs."""
         path = self.run_dir / f"{name}.pid"
-        if not path.exists():
+        pid = pidfile.running(path)
+        if pid is None:
             return None
-        pid = int(path.read_text().strip() or 0)
         try:
             if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that exited: reap it, it is gone
                 path.unlink(missing_ok=True)
                 return None
         except ChildProcessError:
-            pass  # started by another process (e.g. `make up`): only its existence can be checked
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            path.unlink(missing_ok=True)
-            return None
+            pass  # started by another process (e.g. `make up`): its start time was checked above
         return pid
 
     def _spawn(self, name: str, cmd: list[str], extra_env: dict[str, str] | None = None) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{name}.log").open("ab")
+        log = os.fdopen(os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**self.process_env(), **(extra_env or {})}
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+        # umask 077: everything the services create (Airflow's SQLite database, task logs, run folders) is
+        # readable by this user only.
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, umask=0o077,
                                 cwd=self.env.get("NIGHTSHIFT_HOME", str(PROJECT_ROOT)), start_new_session=True)
-        (self.run_dir / f"{name}.pid").write_text(str(proc.pid))
+        pidfile.write(self.run_dir / f"{name}.pid", proc.pid)
         return proc.pid
 
     def airflow(self, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.process_env(), check=check,
+        return subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.process_env(), check=check, umask=0o077,
                               capture_output=capture, text=True)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -101,6 +101,7 @@ class Stack:
         """Create folders and migrate Airflow's metadata database (skipped when already current)."""
         home = Path(self.env["AIRFLOW_HOME"])
         home.mkdir(parents=True, exist_ok=True)
+        self.var.chmod(0o700)  # the data, databases and logs of this checkout: its user's alone
         stamp = home / ".migrated"
         if not stamp.exists():
             self.ensure_database()
@@ -109,6 +110,9 @@ class Stack:
         db_file = airflow_db.sqlite_path(self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
         if db_file is not None:
             airflow_db.enable_wal(db_file)
+            for part in (db_file, db_file.with_name(db_file.name + "-wal"), db_file.with_name(db_file.name + "-shm")):
+                if part.exists():
+                    part.chmod(0o600)  # a database made before the umask above
 
     def ensure_database(self) -> None:
         """Create the PostgreSQL database a profile names, if missing (SQLite needs nothing)."""
@@ -137,7 +141,7 @@ class Stack:
             proc = seaweed.start(self.var / "seaweedfs", seaweed.SeaweedPorts(int(self.env["NIGHTSHIFT_S3_PORT"])),
                                  self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"],
                                  self._log("seaweedfs"))
-            (self.run_dir / "seaweedfs.pid").write_text(str(proc.pid))
+            pidfile.write(self.run_dir / "seaweedfs.pid", proc.pid)
         if not airflow:
             return
         airflow_bin = str(self.bin_dir / "airflow")
