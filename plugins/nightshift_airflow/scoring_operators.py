@@ -35,8 +35,12 @@ class ResolveScoringInputOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, str]:
-        from nightshift.scoring_input import resolve_input
+        from nightshift.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed, resolve_input
 
+        try:
+            check_input_allowed(self.input_uri, *allowed_inputs(load_settings()))
+        except InputNotAllowed as exc:  # the same input is refused on every retry
+            raise AirflowFailException(str(exc)) from exc
         client = NightshiftS3Hook(self.aws_conn_id).get_client() if self.input_uri.startswith("s3://") else None
         # Manual runs in Airflow 3 may have no logical date (no "ds"): fall back to run_after's date.
         day = context.get("ds") or context["dag_run"].run_after.date().isoformat()

@@ -18,6 +18,58 @@ class InputChanged(NightshiftError):
     """The input is not the object the input gate checked (replaced or edited in between)."""
 
 
+class InputNotAllowed(NightshiftError):
+    """The form named an input outside the places scoring may read (see `allowed_inputs`)."""
+
+
+PREFIXES_ENV = "NIGHTSHIFT_SCORING_INPUT_PREFIXES"  # comma-separated s3:// prefixes scoring may read
+ROOTS_ENV = "NIGHTSHIFT_SCORING_INPUT_ROOTS"  # os.pathsep-separated local folders scoring may read
+
+
+def allowed_inputs(settings: Any, env: dict[str, str] | None = None) -> tuple[list[str], list[Path]]:
+    """Where a scoring run may read: the form's `input_uri` is anyone-with-trigger-rights' choice, and the
+    worker can read much more than data (its configuration, other teams' files).
+
+    S3: $NIGHTSHIFT_SCORING_INPUT_PREFIXES, default the buckets the pipeline specs land raw and scoring data
+    in. Local: $NIGHTSHIFT_SCORING_INPUT_ROOTS, default `<var>/inputs` and the system's temporary folder."""
+    import tempfile
+
+    env = dict(os.environ if env is None else env)
+    if env.get(PREFIXES_ENV):
+        prefixes = [p.strip() for p in env[PREFIXES_ENV].split(",") if p.strip()]
+    else:
+        from nightshift.spec import discover_specs, load_spec
+
+        buckets = set()
+        for path in discover_specs(settings.pipelines_dir):
+            try:
+                spec = load_spec(path)
+            except NightshiftError:
+                continue
+            buckets |= {S3Uri.parse(spec.source.uri).bucket, S3Uri.parse(spec.scoring.input_uri).bucket}
+        prefixes = [f"s3://{b}/" for b in sorted(buckets)]
+    if env.get(ROOTS_ENV):
+        roots = [Path(r).resolve() for r in env[ROOTS_ENV].split(os.pathsep) if r]
+    else:
+        roots = [(settings.var_dir / "inputs").resolve(), Path(tempfile.gettempdir()).resolve()]
+    return prefixes, roots
+
+
+def check_input_allowed(input_uri: str, prefixes: list[str], roots: list[Path]) -> None:
+    """Refuse, before any read, an input outside the allowed places; the message names the setting."""
+    if input_uri.startswith("s3://"):
+        if not any(input_uri.startswith(p if p.endswith("/") else p + "/") or input_uri == p for p in prefixes):
+            raise InputNotAllowed(f"{input_uri}: scoring reads only under {', '.join(prefixes) or '(nothing)'} "
+                                  f"(setting {PREFIXES_ENV})")
+        return
+    if "://" in input_uri:
+        raise InputNotAllowed(f"{input_uri}: only s3:// URIs and local paths are scoring inputs")
+    path = Path(input_uri).resolve()  # symlinks followed: a link inside a root to a file outside is refused
+    if not any(path.is_relative_to(root) for root in roots):
+        raise InputNotAllowed(f"{input_uri}: scoring reads local files only under "
+                              f"{', '.join(str(r) for r in roots)} (setting {ROOTS_ENV})")
+
+
 def fetch_input(client: Any, source: str, dest_dir: Path, *, expect: str | None = None) -> tuple[Path, str]:
     """A private local copy of the input and its fingerprint (S3: the ETag; local: "sha256:<hex>").
 
