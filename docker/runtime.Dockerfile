@@ -4,8 +4,10 @@
 FROM python:3.10-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TF_USE_LEGACY_KERAS=1 \
     NIGHTSHIFT_HOME=/opt/nightshift NIGHTSHIFT_VAR_DIR=/var/lib/nightshift
+# Folders the containers of this image write, created and owned here: a fresh named volume mounted on one
+# of them starts with this ownership, so serve-sync (uid 50000) can create /models/<model>.
 RUN useradd --uid 50000 --create-home nightshift \
-    && mkdir -p /var/lib/nightshift && chown nightshift /var/lib/nightshift
+    && mkdir -p /var/lib/nightshift /models && chown nightshift /var/lib/nightshift /models
 WORKDIR /opt/nightshift
 COPY requirements/runtime.lock requirements/runtime.lock
 RUN pip install --no-cache-dir uv==0.13.9 \

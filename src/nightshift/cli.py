@@ -169,6 +169,12 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
 
     registry = _registry(args.model)
     base = Path(args.model_base_path)
+    if args.check:
+        from nightshift.serve_sync import lag
+
+        problem = lag(registry, base)
+        print(f"{args.model}: {problem or 'serving the pointer version'}")
+        return 1 if problem else 0
     if args.interval:
         logging.getLogger().setLevel(logging.INFO)
         sync_forever(registry, base, args.interval, args.keep)
@@ -428,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("model_base_path", help="TF Serving's local folder for this model, e.g. /models/taxi")
     sync.add_argument("--interval", type=float, help="seconds between rounds; without it, one round")
     sync.add_argument("--keep", type=int, default=2, help="versions kept locally (the serving one included)")
+    sync.add_argument("--check", action="store_true",
+                      help="change nothing; exit 1 when the folder does not serve the pointer's version (health check)")
     sync.set_defaults(func=cmd_serve_sync)
 
     val = sub.add_parser("validate",

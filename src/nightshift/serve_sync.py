@@ -125,6 +125,17 @@ def sync_once(registry: ModelRegistry, base: Path, keep: int = 2) -> SyncResult:
         return SyncResult(serving, downloaded, sorted(removed), repaired)
 
 
+def lag(registry: ModelRegistry, base: Path) -> str | None:
+    """Why `base` does not serve the pointer's version (None when it does): a sidecar's health check."""
+    pointer = registry.read_pointer()
+    if pointer is None:
+        return None  # nothing published: nothing to lag behind
+    highest = max(version_folders(base), default=None)
+    if highest != pointer.version:
+        return f"{base} serves {f'v{highest}' if highest else 'nothing'}, the registry pointer names v{pointer.version}"
+    return None
+
+
 def sync_forever(registry: ModelRegistry, base: Path, interval: float, keep: int = 2) -> None:
     """The sidecar loop: a failed round (S3 down, a tampered file) is logged and retried next round."""
     while True:

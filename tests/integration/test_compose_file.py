@@ -112,3 +112,17 @@ def test_every_airflow_container_gets_the_same_fernet_key_and_no_password_in_the
     airflow = {name: s["environment"] for name, s in compose["services"].items() if name.startswith("airflow-")}
     assert {env["AIRFLOW__CORE__FERNET_KEY"] for env in airflow.values()} == {"fernet"}
     assert {env["NIGHTSHIFT_MLMD_MYSQL"] for env in airflow.values()} == {"mysql://mlmd@mlmd-db:3306/mlmd"}
+
+
+def test_serve_sync_runs_as_its_user_on_a_folder_its_image_owns_and_reports_lag(compose):
+    sidecar = compose["services"]["serve-sync"]
+    assert sidecar["user"] == "50000"
+    dockerfile = (PROJECT_ROOT / "docker" / "runtime.Dockerfile").read_text()
+    assert re.search(r"useradd --uid 50000 .*nightshift", dockerfile)
+    assert re.search(r"mkdir -p [^\n]*/models[^\n]*&& chown nightshift [^\n]*/models", dockerfile)
+    from nightshift.cli import build_parser
+
+    test = sidecar["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "nightshift"]
+    args = build_parser().parse_args(test[2:])
+    assert args.check and args.model == "taxi" and args.model_base_path == "/models/taxi"

@@ -88,3 +88,17 @@ def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake
     publisher.join()
     sync_once(registry, base)
     assert version_folders(base) == [1, 2] and 1 in seen  # keep=2 (default): the previous one stays
+
+
+def test_the_health_check_reports_a_folder_that_lags_the_pointer(s3, bucket, fake_saved_model, tmp_path):
+    from nightshift.serve_sync import lag
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    base = tmp_path / "serving"
+    assert lag(registry, base) is None  # nothing published yet
+    registry.publish(fake_saved_model, _fields("run-1"))
+    assert lag(registry, base) == f"{base} serves nothing, the registry pointer names v1"
+    sync_once(registry, base)
+    assert lag(registry, base) is None
+    registry.publish(fake_saved_model, _fields("run-2"))
+    assert lag(registry, base) == f"{base} serves v1, the registry pointer names v2"
