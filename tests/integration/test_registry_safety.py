@@ -82,6 +82,15 @@ def test_a_pusher_retried_after_the_pointer_swap_leaves_one_version_and_one_audi
     assert registry.versions() == [1, 2] and len(registry.audit_log()) == 2
 
 
+def test_a_run_trained_again_under_the_same_id_publishes_a_new_version(s3, bucket, fake_saved_model):
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    assert registry.publish(fake_saved_model, _fields("run-1")).version == 1
+    (fake_saved_model / "variables" / "variables.index").write_bytes(os.urandom(100))  # a new model
+    assert registry.publish(fake_saved_model, _fields("run-1")).version == 2  # a cleared, re-run DAG run
+    assert registry.publish(fake_saved_model, _fields("run-1")).version == 2  # and its pusher's retry
+    assert registry.versions() == [1, 2] and registry.read_pointer().version == 2
+
+
 def test_a_crash_after_the_swap_is_audited_by_the_next_pointer_move(s3, bucket, fake_saved_model):
     registry = ModelRegistry(s3, f"s3://{bucket}/m")
     registry.publish(fake_saved_model, _fields("run-1"))

@@ -4,7 +4,7 @@
     <prefix>/manifests/<version>.json                               files + sha256, metrics, window, run
     <prefix>/CURRENT.json                                           pointer, written last
     <prefix>/claims/<version>.json                                  version number taken (create-only)
-    <prefix>/claims/runs/<sha256 of run id>.json                    the version a pipeline run claimed
+    <prefix>/claims/runs/<sha256 of run id + model>.json            the version a run's model claimed
     <prefix>/audit/<utc time>-<action>-<nonce>.json                 one per pointer change
 
 Manifests sit outside the version folder so a TF Serving instance reading the folder sees only
@@ -39,9 +39,10 @@ def claim_key(prefix: str, version: int) -> str:
     return f"{prefix.strip('/')}/{CLAIM_DIR}/{version}.json"
 
 
-def run_claim_key(prefix: str, run_id: str) -> str:
-    """Which version a pipeline run claimed: a retried pusher finds and finishes it instead of a second one."""
-    return f"{prefix.strip('/')}/{CLAIM_DIR}/runs/{hashlib.sha256(run_id.encode()).hexdigest()[:32]}.json"
+def run_claim_key(prefix: str, publication: str) -> str:
+    """Which version a run's model (run id + the model files' digest) claimed: a retried pusher finds and
+    finishes it instead of making a second one."""
+    return f"{prefix.strip('/')}/{CLAIM_DIR}/runs/{hashlib.sha256(publication.encode()).hexdigest()[:32]}.json"
 
 
 def pointer_key(prefix: str) -> str:

@@ -174,14 +174,13 @@ class ModelRegistry:
         ensure_bucket(self.client, self.bucket)
         files = scan_model_dir(model_dir)
         run_id = manifest_fields.get("run_id", "")
-        version = self._claim_version(run_id)
+        # A retry publishes the same files; a run cleared and trained again publishes other ones, a new version.
+        model_digest = sha256_bytes(json.dumps(sorted((f.path, f.sha256) for f in files)).encode())
+        version = self._claim_version(f"{run_id}\n{model_digest}" if run_id else "", run_id)
         base = version_prefix(self.prefix, version)
         existing = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version))
         if existing is not None:  # a retry after the manifest was written: only the pointer may be left
             manifest = Manifest.from_json(existing, where=self._uri(manifest_key(self.prefix, version)))
-            if {(f.path, f.sha256) for f in manifest.files} != {(f.path, f.sha256) for f in files}:
-                raise RegistryError(f"{self._uri(base)}: run {run_id!r} already published version {version} "
-                                    "with other files; refusing to change a published version")
             if any(e.action == "publish" and e.to_version == version for e in self.audit_log()):
                 log.info("run %s already published version %d and moved the pointer; nothing left to do",
                          run_id, version)
@@ -199,10 +198,10 @@ class ModelRegistry:
         log.info("published %s (version %d, %d files)", self._uri(base), version, len(files))
         return manifest
 
-    def _claim_version(self, run_id: str, attempts: int = 20) -> int:
-        """The version this run claimed before, else the next free number, taken with a create-only write
-        so no two publishers share one."""
-        run_key = run_claim_key(self.prefix, run_id) if run_id else None
+    def _claim_version(self, publication: str, run_id: str, attempts: int = 20) -> int:
+        """The version this publication (a run and its model's files) claimed before, else the next free
+        number, taken with a create-only write so no two publishers share one."""
+        run_key = run_claim_key(self.prefix, publication) if publication else None
         if run_key and (earlier := get_bytes(self.client, self.bucket, run_key)) is not None:
             return int(json.loads(earlier)["version"])
         version = self.next_version()
