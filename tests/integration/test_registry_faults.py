@@ -72,7 +72,7 @@ def test_s3_stopped_mid_publish_leaves_the_pointer_and_the_retry_completes(tmp_p
         assert len(failure) == 1 and isinstance(failure[0], (BotoCoreError, ClientError, S3UploadFailedError)), failure
 
         proc = _start(data)
-        client = _client(attempts=3)
+        client = _client(attempts=10)  # the restarted server may answer 500 until its volumes load
         registry = ModelRegistry(client, "s3://fault-models/m")
         assert client.get_object(Bucket="fault-models", Key=pointer_key("m"))["Body"].read() == pointer_before
         assert registry.versions() == [1]  # the half version is not listed as a version
