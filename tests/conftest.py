@@ -12,6 +12,7 @@ import pytest
 
 from nightshift.config import PROJECT_ROOT
 from nightshift.private_file import write_private
+from nightshift.s3_roles import seaweed_identities
 from nightshift.services import envfile, pidfile
 
 TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
@@ -45,8 +46,9 @@ def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
     from nightshift.services import seaweed
 
     var = Path(test_env["NIGHTSHIFT_VAR_DIR"])
-    proc = seaweed.start(var / "seaweedfs", seaweed.SeaweedPorts(TEST_S3_PORT), test_env["AWS_ACCESS_KEY_ID"],
-                         test_env["AWS_SECRET_ACCESS_KEY"], var / "seaweedfs.log")
+    admin = (test_env["AWS_ACCESS_KEY_ID"], test_env["AWS_SECRET_ACCESS_KEY"])
+    proc = seaweed.start(var / "seaweedfs", seaweed.SeaweedPorts(TEST_S3_PORT), *admin, var / "seaweedfs.log",
+                         identities=seaweed_identities(admin, test_env))  # the roles, as `make up` has them
     pidfile.write(var / "run" / "seaweedfs.pid", proc.pid)  # the stack fixture reuses it
     yield test_env
     seaweed.stop(proc.pid)

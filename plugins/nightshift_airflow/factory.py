@@ -15,6 +15,7 @@ from nightshift.config import load_settings
 from nightshift.errors import SpecError
 from nightshift.spec import PipelineSpec, discover_specs, load_spec
 from nightshift.topology import PUSHER_ID, TRAINING_NODES
+from nightshift_airflow.hooks import SCORING_CONN_ID
 from nightshift_airflow.notifiers import failure_notifiers
 from nightshift_airflow.operators import (
     CompileTfxPipelineOperator,
@@ -169,16 +170,18 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
     )
     with dag:
+        # Every scoring task acts as the scorer identity: reads models and raw data, writes predictions only.
+        conn = {"aws_conn_id": SCORING_CONN_ID}
         resolve = ResolveScoringInputOperator(task_id="resolve_input", input_uri="{{ params.input_uri }}",
-                                              output_uri=sc.output_uri)
+                                              output_uri=sc.output_uri, **conn)
         gate = ScoringInputGateOperator(task_id="input_gate", contract_path=str(spec.contract),
-                                        label_column=sc.label_column, resolve_task_id="resolve_input")
+                                        label_column=sc.label_column, resolve_task_id="resolve_input", **conn)
         score = BatchScoreOperator(task_id="score", model_uri=spec.push.uri, resolve_task_id="resolve_input",
                                    input_gate_task_id="input_gate",
                                    model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
-                                   key_column=sc.key_column)
+                                   key_column=sc.key_column, **conn)
         out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",
-                                           input_gate_task_id="input_gate")
+                                           input_gate_task_id="input_gate", **conn)
         resolve >> gate >> score >> out
     return dag
 

@@ -11,7 +11,8 @@ from airflow.providers.standard.hooks.subprocess import SubprocessHook
 if TYPE_CHECKING:
     from nightshift.config import Settings
 
-S3_CONN_ID = "nightshift_s3"
+S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.s3_roles): nightly and rollback DAGs
+SCORING_CONN_ID = "nightshift_s3_scoring"  # the scorer identity: the batch-scoring DAGs
 # What a TFX node process inherits from the worker; everything else is set explicitly.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
                  "NIGHTSHIFT_MLMD_SQLITE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",

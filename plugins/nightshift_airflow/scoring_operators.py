@@ -90,8 +90,9 @@ class BatchScoreOperator(BaseOperator):
     template_fields = ("model_version",)
 
     def __init__(self, *, model_uri: str, resolve_task_id: str, input_gate_task_id: str, model_version: Any = None,
-                 chunk_rows: int, key_column: str | None = None, **kwargs: Any):
+                 chunk_rows: int, key_column: str | None = None, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
         self.model_uri = model_uri
         self.resolve_task_id = resolve_task_id
         self.input_gate_task_id = input_gate_task_id
@@ -101,7 +102,7 @@ class BatchScoreOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
-        return TfxRuntimeHook(load_settings())
+        return TfxRuntimeHook(load_settings(), NightshiftS3Hook(self.aws_conn_id))
 
     def execute(self, context: Context) -> None:
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)

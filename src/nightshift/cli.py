@@ -52,7 +52,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise NightshiftError(f"{source}: no such file to seed {spec.name!r} from")
     day = date.fromisoformat(args.date) if args.date else None
-    result = seed(client_from_env(), source, spec.source.uri, spec.source.timestamp_column, day=day)
+    result = seed(client_from_env(role="ingestion"), source, spec.source.uri, spec.source.timestamp_column, day=day)
     how = (f"daily partitions by {spec.source.timestamp_column}" if spec.source.timestamp_column
            else "one partition (the spec names no source.timestamp_column)")
     print(f"seeded {result.rows} rows from {source} into {result.uri} as {result.partitions} {how} "
@@ -70,7 +70,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from nightshift.s3 import client_from_env
 
     spec = _spec_for(args.model)
-    registry = ModelRegistry(client_from_env(), spec.push.uri)
+    registry = ModelRegistry(client_from_env(role="reader"), spec.push.uri)
     statuses = registry.status()
     if not statuses:
         print(f"no versions published under {spec.push.uri}")
@@ -95,11 +95,11 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 1 if any(s.problems for s in statuses) else 0
 
 
-def _registry(model: str):  # noqa: ANN202 - ModelRegistry, imported lazily
+def _registry(model: str, role: str):  # noqa: ANN202 - ModelRegistry, imported lazily
     from nightshift.registry.store import ModelRegistry
     from nightshift.s3 import client_from_env
 
-    return ModelRegistry(client_from_env(), _spec_for(model).push.uri)
+    return ModelRegistry(client_from_env(role=role), _spec_for(model).push.uri)
 
 
 def _cli_actor() -> str:
@@ -109,7 +109,7 @@ def _cli_actor() -> str:
 
 
 def cmd_models_show(args: argparse.Namespace) -> int:
-    registry = _registry(args.model)
+    registry = _registry(args.model, "reader")
     manifest = registry.read_manifest(args.version)
     problems = registry.check_files(manifest)
     pointer = registry.read_pointer()
@@ -122,13 +122,13 @@ def cmd_models_show(args: argparse.Namespace) -> int:
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:
-    pointer = _registry(args.model).promote(args.version, actor=_cli_actor(), reason=args.reason)
+    pointer = _registry(args.model, "publisher").promote(args.version, actor=_cli_actor(), reason=args.reason)
     print(f"{args.model}: now serving v{pointer.version} ({args.reason})")
     return 0
 
 
 def cmd_models_rollback(args: argparse.Namespace) -> int:
-    registry = _registry(args.model)
+    registry = _registry(args.model, "publisher")
     before = registry.read_pointer()
     pointer = registry.rollback(actor=_cli_actor(), reason=args.reason, to=args.to)
     print(f"{args.model}: rolled back from v{before.version if before else '?'} to v{pointer.version} ({args.reason})")
@@ -136,7 +136,7 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_models_prune(args: argparse.Namespace) -> int:
-    removed = _registry(args.model).prune(args.keep, actor=_cli_actor(), dry_run=args.dry_run)
+    removed = _registry(args.model, "publisher").prune(args.keep, actor=_cli_actor(), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     print(f"{args.model}: {verb} {', '.join(f'v{v}' for v in removed) if removed else 'nothing'}")
     return 0
@@ -146,7 +146,7 @@ def cmd_models_report(args: argparse.Namespace) -> int:
     from nightshift.model_report import publish_report, render
 
     spec = _spec_for(args.model)
-    registry = _registry(args.model)
+    registry = _registry(args.model, "publisher")
     html = render(spec, registry, endpoint=load_settings().s3_endpoint)
     out = Path(args.output or load_settings().var_dir / "reports" / f"{args.model}.html")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +156,7 @@ def cmd_models_report(args: argparse.Namespace) -> int:
 
 
 def cmd_models_audit(args: argparse.Namespace) -> int:
-    entries = _registry(args.model).audit_log()
+    entries = _registry(args.model, "reader").audit_log()
     for entry in entries:
         print(entry.line())
     if not entries:
@@ -167,7 +167,7 @@ def cmd_models_audit(args: argparse.Namespace) -> int:
 def cmd_serve_sync(args: argparse.Namespace) -> int:
     from nightshift.serve_sync import sync_forever, sync_once
 
-    registry = _registry(args.model)
+    registry = _registry(args.model, "reader")
     base = Path(args.model_base_path)
     if args.check:
         from nightshift.serve_sync import lag
@@ -347,6 +347,8 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Same code path as the taxi_batch_score DAG's score task, run in the TFX interpreter."""
+    from nightshift.s3_roles import role_credentials
+
     settings = load_settings()
     spec = _spec_for(args.model)
     cmd = [str(settings.runtime_python), "-m", "nightshift_tfx.batch_score", "--model-uri", spec.push.uri,
@@ -356,7 +358,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         cmd += ["--version", str(args.version)]
     if spec.scoring.key_column:
         cmd += ["--key-column", spec.scoring.key_column]
-    return subprocess.run(cmd, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"}).returncode
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    if creds := role_credentials("scorer"):  # the scorer identity: writes predictions, nothing else
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds
+    return subprocess.run(cmd, env=env).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:

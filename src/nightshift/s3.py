@@ -39,19 +39,25 @@ class S3Uri:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def client_from_env(settings: Settings | None = None) -> Any:
-    """A boto3 S3 client; credentials come from the standard AWS variables, never from code."""
+def client_from_env(settings: Settings | None = None, role: str | None = None) -> Any:
+    """A boto3 S3 client; credentials come from the environment, never from code: the role's own keys
+    when `role` names one this process was given (nightshift.s3_roles), else the standard AWS variables."""
     import boto3
     from botocore.config import Config
+
+    from nightshift.s3_roles import role_credentials
 
     if settings is None:
         from nightshift.config import load_settings
 
         settings = load_settings()
+    creds = role_credentials(role) if role else None
+    keys = {"aws_access_key_id": creds[0], "aws_secret_access_key": creds[1]} if creds else {}
     # A new session per client: boto3's default session caches the credentials it resolved first, so a
     # process whose AWS_* variables change (a test starting a second S3 server) would sign with stale keys.
     return boto3.session.Session().client(
         "s3",
+        **keys,
         endpoint_url=settings.s3_endpoint,
         region_name=settings.region,
         config=Config(

@@ -25,6 +25,7 @@ import pytest
 from nightshift.airflow_api import AirflowClient
 from nightshift.config import PROJECT_ROOT, load_settings
 from nightshift.private_file import write_private
+from nightshift.s3_roles import ROLES, key_vars
 from nightshift.services import envfile
 from nightshift.services.stack import Stack
 
@@ -210,7 +211,8 @@ def _secrets(env: dict[str, str]) -> dict[str, str]:
             "PostgreSQL password": urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).password or "",
             "admin password": admin, "Fernet key": env["AIRFLOW__CORE__FERNET_KEY"],
             "JWT secret": env["AIRFLOW__API_AUTH__JWT_SECRET"], "API secret key": env["AIRFLOW__API__SECRET_KEY"],
-            "webhook token": env["NIGHTSHIFT_TEST_WEBHOOK_TOKEN"]}
+            "webhook token": env["NIGHTSHIFT_TEST_WEBHOOK_TOKEN"],
+            **{f"S3 {role} secret": env[key_vars(role)[1]] for role in ROLES}}
 
 
 def test_no_secret_in_any_task_log_file_under_var_or_command_line(celery_stack):

@@ -7,6 +7,7 @@ command the nightshift CLI accepts.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,9 @@ from nightshift.services.stack import airflow_commands, celery_worker_command
 
 pytestmark = pytest.mark.integration
 SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",
-           "AIRFLOW_FERNET_KEY": "fernet"}
+           "AIRFLOW_FERNET_KEY": "fernet", "NIGHTSHIFT_S3_PUBLISHER_SECRET_ACCESS_KEY": "publisher-secret",
+           "NIGHTSHIFT_S3_SCORER_SECRET_ACCESS_KEY": "scorer-secret",
+           "NIGHTSHIFT_S3_READER_SECRET_ACCESS_KEY": "reader-secret"}
 
 
 def _compose_config(**env: str) -> subprocess.CompletedProcess:
@@ -63,7 +66,8 @@ def test_airflow_runs_celery_on_postgres_and_redis_with_mlmd_in_mariadb(compose)
         for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
             assert env[key] == profile[key], (name, key)
         assert env["NIGHTSHIFT_MLMD_MYSQL"].startswith("mysql://") and "@mlmd-db:3306/" in env["NIGHTSHIFT_MLMD_MYSQL"]
-        assert env["AWS_SECRET_ACCESS_KEY"] == "s3-secret", name  # taken from the environment, not the file
+        # taken from the environment, not the file
+        assert json.loads(env["AIRFLOW_CONN_NIGHTSHIFT_S3"])["password"] == "publisher-secret", name
 
 
 def test_commands_are_the_native_stacks(compose):
@@ -100,12 +104,23 @@ def test_serve_sync_sidecar_shares_tf_servings_model_folder_and_its_command_pars
     assert {v.split(":")[0] for v in sidecar["volumes"]} & {v.split(":")[0] for v in serving["volumes"]}
 
 
-def test_a_missing_secret_is_refused_by_name():
-    proc = _compose_config(AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key", AIRFLOW_FERNET_KEY="fernet")
-    assert proc.returncode != 0
-    assert "set S3_SECRET_KEY" in proc.stderr
-    proc = _compose_config(S3_SECRET_KEY="s", AIRFLOW_JWT_SECRET="jwt", AIRFLOW_SECRET_KEY="key")
-    assert proc.returncode != 0 and "set AIRFLOW_FERNET_KEY" in proc.stderr
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_a_missing_secret_is_refused_by_name(missing):
+    proc = _compose_config(**{k: v for k, v in SECRETS.items() if k != missing})
+    assert proc.returncode != 0 and f"set {missing}" in proc.stderr
+
+
+def test_each_container_gets_only_its_own_s3_identity(compose):
+    services = compose["services"]
+    assert "-s3.config=/etc/nightshift/s3-identities.json" in services["s3"]["command"]
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if name.startswith("airflow-") and name != "airflow-init":
+            assert "AWS_SECRET_ACCESS_KEY" not in env, name  # no admin key: tasks act through connections
+            assert json.loads(env["AIRFLOW_CONN_NIGHTSHIFT_S3"])["password"] == "publisher-secret", name
+            assert json.loads(env["AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING"])["password"] == "scorer-secret", name
+    assert services["airflow-init"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "s3-secret"
+    assert services["serve-sync"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "reader-secret"
 
 
 def test_every_airflow_container_gets_the_same_fernet_key_and_no_password_in_the_mlmd_url(compose):

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from nightshift.private_file import write_private
+from nightshift.s3_roles import ROLES, key_vars
 
 _DB_ARGS = "nightshift.services.airflow_db"  # connection arguments Airflow imports by dotted path
 
@@ -22,19 +23,30 @@ def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Pa
     access_key = access_key or "nightshift" + secrets.token_hex(4)
     secret_key = secret_key or secrets.token_urlsafe(24)
     endpoint = f"http://127.0.0.1:{s3_port}"
-    conn = {"conn_type": "aws", "login": access_key, "password": secret_key,
-            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    roles = {role: ("nightshift-" + role + "-" + secrets.token_hex(3), secrets.token_urlsafe(24)) for role in ROLES}
+
+    def connection(role: str) -> str:
+        login, password = roles[role]
+        return json.dumps({"conn_type": "aws", "login": login, "password": password,
+                           "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}, separators=(",", ":"))
+
+    role_keys = {name: value for role, creds in roles.items() for name, value in zip(key_vars(role), creds,
+                                                                                      strict=True)}
     airflow_home = var / "airflow"
     return {
         "NIGHTSHIFT_HOME": str(root),
         "NIGHTSHIFT_VAR_DIR": str(var),
         "NIGHTSHIFT_S3_PORT": str(s3_port),
         "NIGHTSHIFT_S3_ENDPOINT": endpoint,
+        # The admin identity: creates buckets (`make up`, tests); never given to Airflow's processes.
         "AWS_ACCESS_KEY_ID": access_key,
         "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_DEFAULT_REGION": "us-east-1",
+        **role_keys,
         "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW_CONN_NIGHTSHIFT_S3": json.dumps(conn, separators=(",", ":")),
+        # The nightly and rollback DAGs publish; the scoring DAG scores (nightshift.s3_roles).
+        "AIRFLOW_CONN_NIGHTSHIFT_S3": connection("publisher"),
+        "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING": connection("scorer"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

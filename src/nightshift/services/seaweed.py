@@ -46,10 +46,11 @@ def weed_binary() -> str:
     return found
 
 
-def command(data_dir: Path, ports: SeaweedPorts) -> list[str]:
+def command(data_dir: Path, ports: SeaweedPorts, s3_config: Path | None = None) -> list[str]:
     return [
         weed_binary(), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", "-admin.ui=false", *ports.flags(),
+        *([f"-s3.config={s3_config}"] if s3_config else []),
     ]
 
 
@@ -60,12 +61,23 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def start(data_dir: Path, ports: SeaweedPorts, access_key: str, secret_key: str, log_path: Path,
-          timeout: float = 60.0) -> subprocess.Popen:
-    """Start weed mini and wait until its S3 gateway answers authenticated requests."""
+          timeout: float = 60.0, identities: dict | None = None) -> subprocess.Popen:
+    """Start weed mini and wait until its S3 gateway answers authenticated requests.
+
+    `identities` (nightshift.s3_roles.seaweed_identities) becomes its S3 configuration, written owner-only
+    inside its data folder; without it the access key is the only, all-powerful identity."""
+    import json
+
+    from nightshift.private_file import write_private
+
     data_dir.mkdir(parents=True, exist_ok=True)
+    config = None
+    if identities is not None:
+        config = data_dir / "s3-identities.json"
+        write_private(config, json.dumps(identities, indent=2))
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     log = log_path.open("ab")
-    proc = subprocess.Popen(command(data_dir, ports), stdout=log, stderr=subprocess.STDOUT, env=env,
+    proc = subprocess.Popen(command(data_dir, ports, config), stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     wait_ready(ports.s3, access_key, secret_key, proc, timeout, log_path)
     return proc

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.config import PROJECT_ROOT
+from nightshift.s3 import ensure_bucket
+from nightshift.s3_roles import MODELS_BUCKET, RAW_BUCKET, ROLES, key_vars, seaweed_identities
 from nightshift.services import airflow_db, envfile, pidfile, seaweed
 
 
@@ -61,9 +63,17 @@ class Stack:
         return Path(sys.executable).parent
 
     def process_env(self) -> dict[str, str]:
+        """A shell of this checkout (the CLI's): every setting, every identity."""
         env = {**os.environ, **self.env}
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         return env
+
+    def service_env(self) -> dict[str, str]:
+        """Airflow's processes: no S3 keys of their own. Tasks act through their DAG's connection
+        (nightshift_s3: publisher; nightshift_s3_scoring: scorer), and TFX children get that one alone."""
+        doomed = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+        doomed |= {name for role in ROLES for name in key_vars(role)}
+        return {k: v for k, v in self.process_env().items() if k not in doomed}
 
     # -- helpers ----------------------------------------------------------------------------------
     def _pid(self, name: str) -> int | None:
@@ -84,7 +94,7 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = os.fdopen(os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-        env = {**self.process_env(), **(extra_env or {})}
+        env = {**self.service_env(), **(extra_env or {})}
         # umask 077: everything the services create (Airflow's SQLite database, task logs, run folders) is
         # readable by this user only.
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, umask=0o077,
@@ -93,7 +103,7 @@ class Stack:
         return proc.pid
 
     def airflow(self, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.process_env(), check=check, umask=0o077,
+        return subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.service_env(), check=check, umask=0o077,
                               capture_output=capture, text=True)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -113,6 +123,18 @@ class Stack:
             for part in (db_file, db_file.with_name(db_file.name + "-wal"), db_file.with_name(db_file.name + "-shm")):
                 if part.exists():
                     part.chmod(0o600)  # a database made before the umask above
+
+    def ensure_buckets(self) -> None:
+        """The raw zone and the models bucket, made by the admin identity: the roles may not create buckets."""
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=self.env["NIGHTSHIFT_S3_ENDPOINT"], region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}))
+        for bucket in (RAW_BUCKET, MODELS_BUCKET):
+            ensure_bucket(client, bucket)
 
     def ensure_database(self) -> None:
         """Create the PostgreSQL database a profile names, if missing (SQLite needs nothing)."""
@@ -138,10 +160,11 @@ class Stack:
     def up(self, *, airflow: bool = True, timeout: float = 180.0) -> None:
         self.init()
         if self._pid("seaweedfs") is None:
+            admin = (self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"])
             proc = seaweed.start(self.var / "seaweedfs", seaweed.SeaweedPorts(int(self.env["NIGHTSHIFT_S3_PORT"])),
-                                 self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"],
-                                 self._log("seaweedfs"))
+                                 *admin, self._log("seaweedfs"), identities=seaweed_identities(admin, self.env))
             pidfile.write(self.run_dir / "seaweedfs.pid", proc.pid)
+        self.ensure_buckets()
         if not airflow:
             return
         airflow_bin = str(self.bin_dir / "airflow")
