@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -57,11 +58,18 @@ def test_every_checkout_gets_its_own_fernet_key_and_an_old_env_file_is_upgraded(
     first = envfile.render(tmp_path)["AIRFLOW__CORE__FERNET_KEY"]
     assert len(first) == 44 and first != envfile.render(tmp_path)["AIRFLOW__CORE__FERNET_KEY"]
     values = envfile.render(tmp_path, var_dir=tmp_path / "var")
-    values["AIRFLOW__CORE__FERNET_KEY"] = ""  # written by an earlier version
+    values["AIRFLOW__CORE__FERNET_KEY"] = ""  # written by an earlier version, before S3 identities too
+    values = {k: v for k, v in values.items() if not k.startswith("NIGHTSHIFT_S3_") or k.endswith(("PORT", "POINT"))}
+    del values["AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING"]
     envfile.write(tmp_path / ".env", values)
     envfile.ensure(tmp_path)
     upgraded = envfile.read(tmp_path / ".env")
     assert len(upgraded["AIRFLOW__CORE__FERNET_KEY"]) == 44
+    assert upgraded["NIGHTSHIFT_S3_PORT"] == values["NIGHTSHIFT_S3_PORT"]
+    for role in ("publisher", "reader", "scorer", "ingestion"):
+        assert upgraded[f"NIGHTSHIFT_S3_{role.upper()}_SECRET_ACCESS_KEY"]
+    assert json.loads(upgraded["AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING"])["login"] == \
+        upgraded["NIGHTSHIFT_S3_SCORER_ACCESS_KEY_ID"]
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
     passwords = tmp_path / "var" / "airflow" / "passwords.json"
     assert passwords.stat().st_mode & 0o777 == 0o600

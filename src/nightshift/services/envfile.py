@@ -148,6 +148,12 @@ def ensure(root: Path, profile: str = "local") -> Path:
     if not values.get("AIRFLOW__CORE__FERNET_KEY"):  # written by an earlier version: connections were plain text
         values["AIRFLOW__CORE__FERNET_KEY"] = fernet_key()
         write(path, values)
+    if not all(name in values for role in ROLES for name in key_vars(role)):  # before S3 identities existed
+        fresh = render(root, s3_port=int(values.get("NIGHTSHIFT_S3_PORT", "8333")))
+        upgraded = {name for role in ROLES for name in key_vars(role)} | {
+            "AIRFLOW_CONN_NIGHTSHIFT_S3", "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING"}
+        values.update({k: fresh[k] for k in upgraded})
+        write(path, values)  # a running S3 server learns the identities at its next start (make down; make up)
     pw_file = Path(values["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     if not pw_file.exists():
         write_private(pw_file, json.dumps({"admin": secrets.token_urlsafe(12), "viewer": secrets.token_urlsafe(12)}))
