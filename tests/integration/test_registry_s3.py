@@ -64,11 +64,26 @@ def test_interrupted_upload_never_moves_pointer_and_its_number_is_not_reused(s3,
     registry = ModelRegistry(s3, f"s3://{bucket}/m")
     registry.publish(fake_saved_model, _fields("run-1"))
     before = s3.get_object(Bucket=bucket, Key=pointer_key("m"))["Body"].read()
-    # A crashed publish leaves files of version 2 but no manifest and no pointer change.
-    s3.put_object(Bucket=bucket, Key="m/2/variables/variables.index", Body=b"partial")
+
+    class CrashesOnTheSecondFile:
+        def __init__(self):
+            self.uploads = 0
+
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def upload_file(self, *args, **kwargs):
+            self.uploads += 1
+            if self.uploads == 2:
+                raise ConnectionError("the publisher died mid-upload")
+            return s3.upload_file(*args, **kwargs)
+
+    with pytest.raises(ConnectionError, match="mid-upload"):
+        ModelRegistry(CrashesOnTheSecondFile(), f"s3://{bucket}/m").publish(fake_saved_model, _fields("run-2"))
+    assert len(list_keys(s3, bucket, "m/2/")) == 1  # one file of version 2 landed, then the crash
     assert s3.get_object(Bucket=bucket, Key=pointer_key("m"))["Body"].read() == before
     assert registry.versions() == [1]
-    assert registry.publish(fake_saved_model, _fields("run-3")).version == 3
+    assert registry.publish(fake_saved_model, _fields("run-3")).version == 3  # another run: 2 is never reused
 
 
 def test_reading_an_empty_registry_is_a_clear_error(s3, bucket, tmp_path):
@@ -114,7 +129,7 @@ def test_rollback_skips_a_tampered_version_and_promote_refuses_it(s3, bucket, fa
     assert registry.rollback(actor="cli:ops", reason="bad v3").version == 1  # v2 does not verify
 
 
-def test_prune_keeps_the_newest_and_the_serving_version(s3, bucket, fake_saved_model):
+def test_prune_keeps_the_newest_and_the_serving_version(s3, bucket, fake_saved_model, tmp_path):
     registry = _three_versions(s3, bucket, fake_saved_model)
     registry.publish(fake_saved_model, _fields("run-4"))
     registry.rollback(actor="cli:ops", reason="x", to=1)
@@ -123,7 +138,8 @@ def test_prune_keeps_the_newest_and_the_serving_version(s3, bucket, fake_saved_m
     assert registry.prune(2, actor="cli:ops") == [2]
     assert registry.versions() == [1, 3, 4]
     assert not [k for k in list_keys(s3, bucket, "m/2/")]
-    assert registry.read_pointer().version == 1 and registry.download_serving  # serving untouched
+    assert registry.read_pointer().version == 1  # serving untouched, and still whole:
+    assert registry.download_serving(tmp_path / "served").version == 1
     assert registry.publish(fake_saved_model, _fields("run-5")).version == 5  # numbers are never reused
     assert registry.audit_log()[-2].action == "prune" and registry.audit_log()[-2].to_version == 2
 

@@ -77,8 +77,9 @@ def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake
                                                         "upload_file": staticmethod(slow_upload)})())
     publisher = threading.Thread(target=slow.publish, args=(fake_saved_model, _fields("run-2")))
     publisher.start()
-    seen = set()
+    seen, rounds = set(), 0
     while publisher.is_alive():
+        rounds += 1
         sync_once(registry, base)
         for version in version_folders(base):
             folder = base / str(version)
@@ -86,8 +87,12 @@ def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake
             seen.add(version)
         time.sleep(0.05)
     publisher.join()
+    # Several rounds ran during the upload (4 files at 0.3 s each), each seeing only whole versions (checked
+    # above); v2 can only appear in the last round, once its pointer moved.
+    assert rounds >= 3 and 1 in seen and seen <= {1, 2}
     sync_once(registry, base)
-    assert version_folders(base) == [1, 2] and 1 in seen  # keep=2 (default): the previous one stays
+    assert version_folders(base) == [1, 2]  # keep=2 (default): the previous one stays
+    assert sorted(p.relative_to(base / "2") for p in (base / "2").rglob("*") if p.is_file()) == expected
 
 
 def test_the_health_check_reports_a_folder_that_lags_the_pointer(s3, bucket, fake_saved_model, tmp_path):
