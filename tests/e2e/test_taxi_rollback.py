@@ -17,6 +17,7 @@ import pytest
 from nightshift.predictions import read_marker
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env
+from nightshift.serve_sync import LOCK_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 MODEL_URI = "s3://nightshift-models/taxi"
@@ -92,8 +93,9 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
     # A form without a reason is refused by Airflow itself, before anything runs.
     from nightshift.airflow_api import AirflowApiError
 
-    with pytest.raises(AirflowApiError):
+    with pytest.raises(AirflowApiError) as err:
         api.trigger(ROLLBACK_DAG, conf={"model": "taxi", "reason": ""}, run_id="e2e_rollback_no_reason")
+    assert err.value.status in (400, 422) and "reason" in err.value.body  # the param named, nothing started
     assert registry.read_pointer().version == first
 
 
@@ -102,5 +104,5 @@ def test_serve_sync_places_the_rolled_back_version(stack, tmp_path):
     serving = registry.read_pointer().version
     out = _cli(stack, "serve-sync", "taxi", str(tmp_path / "models" / "taxi"))
     assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in (tmp_path / "models" / "taxi").iterdir()) == [str(serving)]
+    assert sorted(p.name for p in (tmp_path / "models" / "taxi").iterdir()) == [LOCK_NAME, str(serving)]
     assert (tmp_path / "models" / "taxi" / str(serving) / "saved_model.pb").is_file()
