@@ -76,10 +76,26 @@ def _watch_command_lines(stack, procfs, stop: threading.Event) -> None:
             COMMAND_LINES.setdefault(pid, procfs.cmdline(pid))
 
 
+SERVICES = {"PostgreSQL": 5432, "Redis": 6379, "MariaDB": 3306}
+
+
+def _require_services() -> None:
+    """One line naming the missing service and port, instead of a traceback deep in a fixture."""
+    import socket
+
+    for name, port in SERVICES.items():
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                pytest.fail(f"{name} is not listening on 127.0.0.1:{port}; this test needs the machine's {name}",
+                            pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def celery_stack(tmp_path_factory, taxi_csv, procfs):
     import redis
 
+    _require_services()
     suffix = uuid.uuid4().hex[:8]
     pg_db, mlmd_db, user = f"nightshift_e2e_{suffix}", f"nightshift_mlmd_{suffix}", f"nightshift_{suffix}"
     pg_password, mlmd_password = f"pg-{uuid.uuid4().hex}", f"mlmd-{uuid.uuid4().hex}"
