@@ -14,7 +14,8 @@ import pytest
 from nightshift.errors import RegistryError
 from nightshift.registry.layout import manifest_key, pointer_key
 from nightshift.registry.manifest import sha256_bytes, verify_folder
-from nightshift.registry.store import ModelRegistry, PointerConflict
+from nightshift.registry.pointer_moves import PointerConflict
+from nightshift.registry.store import ModelRegistry
 from nightshift.serve_sync import sync_once, version_folders
 
 pytestmark = pytest.mark.integration
