@@ -76,9 +76,9 @@ def start(data_dir: Path, ports: SeaweedPorts, access_key: str, secret_key: str,
         config = data_dir / "s3-identities.json"
         write_private(config, json.dumps(identities, indent=2))
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
-    log = log_path.open("ab")
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     proc = subprocess.Popen(command(data_dir, ports, config), stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+                            start_new_session=True, umask=0o077)
     wait_ready(ports.s3, access_key, secret_key, proc, timeout, log_path)
     return proc
 

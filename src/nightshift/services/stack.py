@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.config import PROJECT_ROOT
+from nightshift.private_file import write_private
 from nightshift.s3 import ensure_bucket
 from nightshift.s3_roles import MODELS_BUCKET, RAW_BUCKET, ROLES, key_vars, seaweed_identities
 from nightshift.services import airflow_db, envfile, pidfile, seaweed
@@ -116,7 +117,7 @@ class Stack:
         if not stamp.exists():
             self.ensure_database()
             self.airflow("db", "migrate", capture=True)
-            stamp.write_text("ok\n")
+            write_private(stamp, "ok\n")
         db_file = airflow_db.sqlite_path(self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
         if db_file is not None:
             airflow_db.enable_wal(db_file)
