@@ -83,3 +83,17 @@ def test_scoring_input_may_carry_its_label_but_must_have_every_feature(contract,
     frame.drop(columns=["fare"]).to_csv(missing, index=False)
     result = validate_in_chunks(str(missing), scoring, ignore_columns=("tips",))
     assert not result.success and any("expect_table_columns_to_match_set" in f for f in result.failures)
+
+
+def test_a_warn_severity_failure_is_reported_and_the_gate_passes(contract, taxi_csv, tmp_path):
+    """`meta.severity: warn` is logged and the run goes on: here most companies are unknown (warn: company
+    at least 40% filled), while every error-severity expectation still holds."""
+    data = pd.read_csv(taxi_csv)
+    data.loc[data.index[: int(len(data) * 0.7)], "company"] = None
+    path = tmp_path / "unnamed_companies.csv"
+    data.to_csv(path, index=False)
+    result = run_gate(path, contract, tmp_path / "report")  # no DataContractViolation
+    assert result.success and result.failures == [] and result.rows == 15002
+    assert len(result.warnings) == 1 and "column company: expect_column_values_to_not_be_null" in result.warnings[0]
+    doc = json.loads((tmp_path / "report" / "gate_result.json").read_text())
+    assert doc["success"] is True and doc["warnings"] == result.warnings
