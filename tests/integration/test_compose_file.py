@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 import yaml
@@ -31,8 +32,13 @@ def _compose_config(**env: str) -> subprocess.CompletedProcess:
     binary = shutil.which("docker-compose")
     assert binary, "Debian's docker-compose is missing: `make bootstrap` installs it (apt-get install docker-compose)"
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    return subprocess.run([binary, "-f", str(PROJECT_ROOT / "docker-compose.yaml"), "config"], cwd=PROJECT_ROOT,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False)
+    # An empty env file: compose would otherwise fill variables from the checkout's own .env (the bootstrap
+    # writes the S3 role keys there), and the file would be checked against this machine's secrets.
+    empty = tempfile.NamedTemporaryFile(prefix="compose-env-", suffix=".env")
+    with empty:
+        return subprocess.run([binary, "-f", str(PROJECT_ROOT / "docker-compose.yaml"), "--env-file", empty.name,
+                               "config"], cwd=PROJECT_ROOT, env={**clean, **env}, capture_output=True, text=True,
+                              timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
