@@ -154,9 +154,11 @@ def commit_output(client: Any, local_file: Path, output: str, *, rows: int, mode
         try:
             loc.replace_marker(MARKER, _marker(rows, model_version, run_id, part, sha256_file(local_file),
                                                model_uri, source), state.marker_tag)
-        except BaseException:
-            loc.delete(part)  # ours, named by no marker: the previous commit stays as it was
+        except MarkerChanged:
+            loc.delete(part)  # the write was refused, so no marker names it: the other commit stands
             raise
+        # Any other error may come after the server applied the write: the part stays (an orphan of ours
+        # if the marker did not switch, which the next commit removes; the committed part if it did).
         for old in state.committed + state.leftovers:  # only files a nightshift commit provably wrote
             loc.delete(old)
     return loc.where(MARKER)

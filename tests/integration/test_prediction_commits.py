@@ -158,3 +158,23 @@ def test_a_local_rerun_replaces_its_own_files_only(tmp_path):
     with pytest.raises(OutputNotOwned, match="found .*/out/sub$"):  # an empty folder nightshift did not make
         _commit(None, _parquet(tmp_path / "c.parquet", 1), str(out), "r3", rows=1)
     assert (out / "sub").is_dir() and read_marker(None, str(out))["run_id"] == "r2"
+
+
+def test_a_marker_write_that_landed_but_reported_an_error_keeps_the_part_it_names(s3, bucket, tmp_path):
+    """The server applied the marker's PUT, then the connection dropped: the new commit must stay whole."""
+    output = f"s3://{bucket}/w/"
+    _commit(s3, _parquet(tmp_path / "a.parquet", 3), output, "r1")
+
+    class LandsThenDrops:
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def put_object(self, **kwargs):
+            answer = s3.put_object(**kwargs)
+            if kwargs["Key"].endswith(MARKER):
+                raise ConnectionError("connection reset after the PUT was applied")
+            return answer
+
+    with pytest.raises(ConnectionError):
+        _commit(LandsThenDrops(), _parquet(tmp_path / "b.parquet", 5), output, "r2", rows=5)
+    assert verify_committed(s3, output, expected_rows=5, run_id="r2")["run_id"] == "r2"
