@@ -38,7 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.node:
         parser.error("node needs --node")
-    return runner.run_node(run, args.node)
+    from nightshift import exit_codes
+    from nightshift.errors import DataRejected
+
+    try:
+        return runner.run_node(run, args.node)
+    except DataRejected as exc:
+        logging.getLogger("nightshift_tfx").error("%s", exc)
+        return exit_codes.DATA_REJECTED
 
 
 if __name__ == "__main__":

@@ -36,16 +36,17 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from nightshift import exit_codes  # noqa: E402
 from nightshift.errors import NightshiftError  # noqa: E402
 from nightshift_tfx.scoring import load_classes, load_feature_spec, summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 DEFAULT_CHUNK_ROWS = 32_768
-# Exit codes the scoring operator reads: each is a data problem that a retry cannot fix.
-EXIT_INPUT_ERROR = 3  # the input cannot be scored (a column missing, a value of the wrong type)
-EXIT_OUTPUT_ERROR = 4  # the predictions fail the output gate (row count, null/NaN/out-of-range scores)
-EXIT_DATA_ERROR = 5  # the output location is not nightshift's, or the input changed after its gate
+# Exit codes the scoring operator reads (nightshift.exit_codes): each is a problem a retry cannot fix.
+EXIT_INPUT_ERROR = exit_codes.DATA_REJECTED  # the input cannot be scored (a column missing, a wrong type)
+EXIT_OUTPUT_ERROR = exit_codes.OUTPUT_REJECTED  # the predictions fail the output gate
+EXIT_DATA_ERROR = exit_codes.NOT_OWNED  # the output location is not nightshift's, or the input changed
 
 
 class ScoringInputError(NightshiftError):

@@ -1,4 +1,5 @@
-"""Drift of a run's statistics against the previous run's, with TFDV's own comparators.
+"""Drift of a run's statistics against a baseline's (the served version's run), with TFDV's own comparators,
+and the run's statistics against the served version's schema.
 
 L-infinity distance for categorical (string) features, Jensen-Shannon divergence for numeric ones;
 bounds come from the pipeline spec's `drift:` section (0 = that kind is not checked).
@@ -52,3 +53,31 @@ def drift_problems(current, previous, schema: schema_pb2.Schema, drift: DriftSpe
 
 def load_split_stats(statistics_uri: str, split: str = "train"):
     return tfdv.load_stats_binary(str(Path(statistics_uri) / f"Split-{split}" / "FeatureStats.pb"))
+
+
+def load_schema(schema_uri: str) -> schema_pb2.Schema:
+    """SchemaGen's output folder (schema.pbtxt inside)."""
+    return tfdv.load_schema_text(str(Path(schema_uri) / "schema.pbtxt"))
+
+
+STRUCTURAL_ANOMALIES = {"UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN", "SCHEMA_NEW_COLUMN",
+                        "FEATURE_TYPE_NOT_PRESENT"}
+
+
+def _structural(type_name: str) -> bool:
+    """A column that changed type, disappeared or appeared. Domains (a new string value) and presence are the
+    contract's and ExampleValidator's to judge: an inferred schema's domain is only what one window held."""
+    return (type_name in STRUCTURAL_ANOMALIES
+            or "_NOT_" in type_name or "_NOW_" in type_name or type_name.endswith("_EXPECTED"))
+
+
+def schema_problems(statistics, schema: schema_pb2.Schema) -> list[str]:
+    """The structural anomalies TFDV finds when this data is held to another run's schema (the served version's):
+    a column that changed type, disappeared or appeared."""
+    anomalies = tfdv.validate_statistics(statistics, schema)
+    lines = []
+    for name, info in sorted(anomalies.anomaly_info.items()):
+        for reason in info.reason:
+            if _structural(anomalies_pb2.AnomalyInfo.Type.Name(reason.type)):
+                lines.append(f"feature {name!r}: {reason.short_description}: {reason.description}")
+    return lines

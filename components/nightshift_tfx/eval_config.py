@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from nightshift.metrics import METRICS, reported_metrics
+from nightshift.metrics import BINARY, METRICS, reported_metrics
 from nightshift.spec import EvaluationSpec
 
 
@@ -12,7 +12,7 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
     """`gate_lower_bound` replaces the spec's bound for the gate metric (the trigger form's override)."""
     bounds = dict(evaluation.thresholds)
     bounds[evaluation.gate_metric] = gate_lower_bound
-    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    metrics = [tfma.MetricConfig(class_name="ExampleCount"), label_distribution_metric(evaluation)]
     for name in reported_metrics(evaluation.gate_metric):
         threshold = None
         if name in bounds:
@@ -48,3 +48,11 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[s]) for s in evaluation.slices],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def label_distribution_metric(evaluation: EvaluationSpec) -> tfma.MetricConfig:
+    """What the majority-class baseline is computed from (nightshift.baseline): the evaluation split's label
+    mean for a 0/1 label, its confusion matrix (actual class counts) for a multi-class one."""
+    if METRICS[evaluation.gate_metric].kind == BINARY:
+        return tfma.MetricConfig(class_name="MeanLabel")
+    return tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot")

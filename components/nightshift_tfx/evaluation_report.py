@@ -6,7 +6,8 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 
-from nightshift.metrics import METRICS
+from nightshift.baseline import BaselineCheck, binary_class_counts, majority_share
+from nightshift.metrics import BINARY, METRICS
 
 CANDIDATE_NAMES = {"", "candidate"}
 METRIC_NAMES = {m.tfma_key: m.name for m in METRICS.values()} | {"example_count": "example_count"}
@@ -51,17 +52,34 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
     except Exception:  # noqa: BLE001 - no validation file means nothing to explain
         return []
     lines = []
+    values = _values_by_model(evaluation_uri)
     for per_slice in result.metric_validations_per_slice:
         named = _slice_name(per_slice.slice_key)
         where = "overall" if named is None else f"{named[0]}={named[1]}"
         for failure in per_slice.failures:
             key = failure.metric_key
             what = f"change vs. champion in {key.name}" if key.is_diff else key.name
-            lines.append(
-                f"{what} ({where}) = {failure.metric_value.double_value.value:.4f} "
-                f"fails threshold {_threshold_text(failure.metric_threshold)}"
-            )
+            line = (f"{what} ({where}) = {failure.metric_value.double_value.value:.4f} "
+                    f"fails threshold {_threshold_text(failure.metric_threshold)}")
+            if key.is_diff:
+                challenger = values.get((where, "candidate", key.name))
+                champion = values.get((where, "baseline", key.name))
+                if challenger is not None and champion is not None:
+                    line += f": challenger {challenger:.4f}, champion (the served version) {champion:.4f}"
+            lines.append(line)
     return lines
+
+
+def _values_by_model(evaluation_uri: str) -> dict[tuple[str, str, str], float]:
+    """(slice, model name, metric) -> value; with a champion, TFX names the models candidate and baseline."""
+    values = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        named = _slice_name(metrics_for_slice.slice_key)
+        where = "overall" if named is None else f"{named[0]}={named[1]}"
+        for kv in metrics_for_slice.metric_keys_and_values:
+            if not kv.key.is_diff and kv.value.HasField("double_value"):
+                values[(where, kv.key.model_name, kv.key.name)] = kv.value.double_value.value
+    return values
 
 
 def _threshold_text(threshold: Any) -> str:
@@ -77,3 +95,46 @@ def _threshold_text(threshold: Any) -> str:
         if ct.HasField("absolute"):
             parts.append(f"change vs. champion >= {ct.absolute.value:g}")
     return " and ".join(parts) or " ".join(str(threshold).split())
+
+
+def _overall_candidate_values(evaluation_uri: str) -> dict[str, float]:
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        if _slice_name(metrics_for_slice.slice_key) is None:
+            return {kv.key.name: kv.value.double_value.value for kv in metrics_for_slice.metric_keys_and_values
+                    if not kv.key.is_diff and kv.key.model_name in CANDIDATE_NAMES
+                    and kv.value.HasField("double_value")}
+    return {}
+
+
+def class_counts(evaluation_uri: str, kind: str) -> dict[int, float]:
+    """The evaluation split's label distribution as TFMA measured it (eval_config.label_distribution_metric)."""
+    if kind == BINARY:
+        values = _overall_candidate_values(evaluation_uri)
+        if "mean_label" not in values or "example_count" not in values:
+            raise LookupError(f"{evaluation_uri}: the evaluation has no mean_label/example_count; "
+                              "the Evaluator's config predates the baseline gate")
+        return binary_class_counts(values["mean_label"], values["example_count"])
+    counts: dict[int, float] = {}
+    for plots in tfma.load_plots(evaluation_uri):
+        if _slice_name(plots.slice_key) is not None:
+            continue
+        for kv in plots.plot_keys_and_values:
+            if kv.key.model_name not in CANDIDATE_NAMES:
+                continue
+            for matrix in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[:1]:
+                for entry in matrix.entries:
+                    counts[entry.actual_class_id] = counts.get(entry.actual_class_id, 0.0) \
+                        + entry.num_weighted_examples
+    if not counts:
+        raise LookupError(f"{evaluation_uri}: the evaluation has no multi-class confusion matrix; "
+                          "the Evaluator's config predates the baseline gate")
+    return counts
+
+
+def baseline_check(evaluation_uri: str, gate_metric: str, margin: float) -> BaselineCheck:
+    """The challenger's gate metric against always answering the evaluation split's majority class."""
+    model = load_metrics(evaluation_uri)["overall"].get(gate_metric)
+    if model is None:
+        raise LookupError(f"{evaluation_uri}: the evaluation has no overall {gate_metric}")
+    trivial = majority_share(class_counts(evaluation_uri, METRICS[gate_metric].kind))
+    return BaselineCheck(metric=gate_metric, model=float(model), trivial=round(trivial, 6), margin=margin)

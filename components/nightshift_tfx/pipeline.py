@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from tfx import v1 as tfx
 
 from nightshift.mlmd import parse_mysql_url
 from nightshift.run_config import RunConfig
 from nightshift.spec import PipelineSpec
-from nightshift.topology import PUSHER_ID, RESOLVER_ID
+from nightshift.topology import CHAMPION_ID, DATA_CHECK_ID, PUSHER_ID
+from nightshift_tfx.champion import Champion, DataBaseline
+from nightshift_tfx.data_check.component import DataCheck
 from nightshift_tfx.eval_config import build_eval_config
 from nightshift_tfx.s3_pusher.component import S3Pusher
 
@@ -26,7 +29,10 @@ def metadata_connection(run: RunConfig):
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(run.mlmd_sqlite)
 
 
-def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
+def create_pipeline(spec: PipelineSpec, run: RunConfig, champion: Champion | None = None,
+                    data_baseline: DataBaseline | None = None) -> tfx.dsl.Pipeline:
+    """`champion` is the served version (nightshift_tfx.champion): the Evaluator's baseline when there is one;
+    `data_baseline` is its run's statistics and schema, which the DataCheck node holds this run's data to."""
     example_gen = tfx.components.CsvExampleGen(input_base=run.input_base)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
@@ -47,21 +53,31 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
         train_args=tfx.proto.TrainArgs(num_steps=run.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=run.eval_steps),
     )
-    # Anomalies must stop the run before any training happens.
-    trainer.add_upstream_node(example_validator)
-    resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(RESOLVER_ID)
+    data_baseline = data_baseline or DataBaseline()
+    data_check = DataCheck(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"], drift=json.dumps(asdict(spec.drift), sort_keys=True),
+        baseline_statistics_uri=data_baseline.statistics_uri, baseline_schema_uri=data_baseline.schema_uri,
+        baseline_source=data_baseline.source,
+    ).with_id(DATA_CHECK_ID)
+    # Anomalies and drift must stop the run before any training happens.
+    trainer.add_upstream_node(data_check)
+    components = [example_gen, statistics_gen, schema_gen, example_validator, data_check, transform, trainer]
+    baseline = {}
+    if champion is not None:
+        served = tfx.dsl.Importer(
+            source_uri=champion.model_uri, artifact_type=tfx.types.standard_artifacts.Model,
+            custom_properties={"served_version": champion.version, "trained_by_run": champion.run_id},
+        ).with_id(CHAMPION_ID)
+        components.append(served)
+        baseline = {"baseline_model": served.outputs["result"]}
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=resolver.outputs["model"],
         eval_config=build_eval_config(spec.evaluation, gate_lower_bound=run.min_accuracy),
+        **baseline,
     )
-    components = [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-                  resolver, evaluator]
+    components.append(evaluator)
     if run.publish:
         components.append(
             S3Pusher(
@@ -70,6 +86,8 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
                 model_evaluation=evaluator.outputs["evaluation"],
                 destination_uri=spec.push.uri,
                 model_name=spec.push.model_name,
+                gate_metric=spec.evaluation.gate_metric,
+                baseline_margin=spec.evaluation.baseline_margin,
                 run_metadata=json.dumps(
                     {
                         "pipeline": spec.name,
@@ -78,6 +96,7 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig) -> tfx.dsl.Pipeline:
                         "contract": run.contract,
                         "train_steps": run.train_steps,
                         "min_accuracy": run.min_accuracy,
+                        "champion_version": champion.version if champion else None,
                         "code_revision": run.code_revision,
                         "mlmd_sqlite": "" if run.mlmd_mysql else run.mlmd_sqlite,
                         "mlmd_mysql": parse_mysql_url(run.mlmd_mysql).redacted if run.mlmd_mysql else "",

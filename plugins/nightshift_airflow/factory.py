@@ -14,7 +14,7 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from nightshift.config import load_settings
 from nightshift.errors import SpecError
 from nightshift.spec import PipelineSpec, discover_specs, load_spec
-from nightshift.topology import PUSHER_ID, TRAINING_NODES
+from nightshift.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
 from nightshift_airflow.hooks import SCORING_CONN_ID
 from nightshift_airflow.notifiers import failure_notifiers
 from nightshift_airflow.operators import (
@@ -41,6 +41,7 @@ COMPILE_TASK = "compile_tfx_pipeline"
 
 def trigger_params(spec: PipelineSpec) -> dict[str, Param]:
     """The manual trigger form. Airflow validates these against their JSON schema and refuses bad values."""
+    bound = spec.evaluation.thresholds[spec.evaluation.gate_metric]
     return {
         "window_days": Param(
             spec.window.days, type="integer", minimum=0, maximum=36500, title="Data window (days)",
@@ -48,9 +49,14 @@ def trigger_params(spec: PipelineSpec) -> dict[str, Param]:
                         "0 = the spec's window (" + spec.window.mode + ").",
         ),
         "min_accuracy": Param(
-            spec.evaluation.thresholds[spec.evaluation.gate_metric], type="number", minimum=0.0, maximum=1.0,
+            bound, type="number", minimum=bound, maximum=1.0,
             title=f"Minimum {spec.evaluation.gate_metric}",
-            description="Lower bound the challenger must reach to be blessed.",
+            description=f"Lower bound the challenger must reach to be blessed: the spec's {bound:g} or higher.",
+        ),
+        "experiment_min_accuracy": Param(
+            None, type=["null", "number"], minimum=0.0, maximum=1.0,
+            title=f"Experiment: minimum {spec.evaluation.gate_metric} below the spec's",
+            description="Only with Publish off: a lower bar for a model that is evaluated but never published.",
         ),
         "train_steps": Param(
             spec.training.train_steps, type="integer", minimum=1, maximum=1_000_000, title="Training steps",
@@ -114,13 +120,18 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
             task_id=COMPILE_TASK, pipeline=spec.name, spec_path=str(spec.path), staged_task_id=STAGE_TASK,
             gate_task_id=GATE_TASK, train_steps="{{ params.train_steps }}", eval_steps=spec.training.eval_steps,
             min_accuracy="{{ params.min_accuracy }}", publish="{{ params.publish }}",
+            experiment_min_accuracy="{{ params.experiment_min_accuracy }}",
+            spec_bound=spec.evaluation.thresholds[spec.evaluation.gate_metric],
         )
         stage >> gate >> compile_task
         tasks: dict[str, BaseOperator] = {}
         for node in TRAINING_NODES:
             # A successful push updates the model's Asset, which triggers the batch-scoring DAG.
             outlets = [model_asset(spec)] if node.node_id == PUSHER_ID else []
-            tasks[node.node_id] = node_operator(spec, node.node_id, task_id=node.task_id, outlets=outlets)
+            # The champion's task is skipped while nothing is served; the Evaluator then runs without one.
+            trigger_rule = "none_failed" if CHAMPION_ID in node.upstream else "all_success"
+            tasks[node.node_id] = node_operator(spec, node.node_id, task_id=node.task_id, outlets=outlets,
+                                                trigger_rule=trigger_rule)
         for node in TRAINING_NODES:
             upstream = [tasks[u] for u in node.upstream] or [compile_task]
             for u in upstream:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from nightshift import exit_codes
 from nightshift.config import load_settings
 from nightshift.errors import DataContractViolation
-from nightshift.run_config import RunConfig, code_revision, run_key
-from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
+from nightshift.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
 from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
 
 if TYPE_CHECKING:
@@ -120,11 +120,14 @@ class DataContractGateOperator(BaseOperator):
 class CompileTfxPipelineOperator(BaseOperator):
     """Writes this run's RunConfig (params resolved) and compiles the TFX pipeline to IR in .venv-tfx."""
 
-    template_fields = ("train_steps", "min_accuracy", "publish")
+    template_fields = ("train_steps", "min_accuracy", "experiment_min_accuracy", "publish")
 
     def __init__(self, *, pipeline: str, spec_path: str, staged_task_id: str, gate_task_id: str,
-                 train_steps: Any, eval_steps: int, min_accuracy: Any, publish: Any, **kwargs: Any):
+                 train_steps: Any, eval_steps: int, min_accuracy: Any, publish: Any, spec_bound: float,
+                 experiment_min_accuracy: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.spec_bound = spec_bound
+        self.experiment_min_accuracy = experiment_min_accuracy
         self.pipeline = pipeline
         self.spec_path = spec_path
         self.staged_task_id = staged_task_id
@@ -145,6 +148,17 @@ class CompileTfxPipelineOperator(BaseOperator):
         staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
         gate = context["ti"].xcom_pull(task_ids=self.gate_task_id)
         run_dir = run_dir_for(self.pipeline, context["run_id"])
+        dag_run = context["dag_run"]
+        experiment = self.experiment_min_accuracy
+        try:
+            min_accuracy, publish = resolve_gate(
+                spec_bound=self.spec_bound, min_accuracy=float(self.min_accuracy),
+                experiment_min_accuracy=None if experiment in (None, "", "None") else float(experiment),
+                publish=_as_bool(self.publish), run_type=str(dag_run.run_type), conf=dict(dag_run.conf or {}))
+        except ParamsRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        if publish != _as_bool(self.publish):
+            self.log.info("a backfill run publishes only when its conf sets publish: true; this one does not")
         run = RunConfig(
             pipeline=self.pipeline,
             spec_path=self.spec_path,
@@ -156,8 +170,8 @@ class CompileTfxPipelineOperator(BaseOperator):
             mlmd_mysql=parse_mysql_url(settings.mlmd_mysql).redacted if settings.mlmd_mysql else "",
             train_steps=int(self.train_steps),
             eval_steps=int(self.eval_steps),
-            min_accuracy=float(self.min_accuracy),
-            publish=_as_bool(self.publish),
+            min_accuracy=min_accuracy,
+            publish=publish,
             data_window={k: v for k, v in staged.items() if k not in ("path", "partition_uris")},
             contract=gate["contract"],
             code_revision=code_revision(settings.project_root),
@@ -190,10 +204,14 @@ class TfxNodeOperator(BaseOperator):
     def execute(self, context: Context) -> None:
         run_dir = run_dir_for(self.pipeline, context["run_id"])
         code = self.hook.run("node", str(run_dir), self.tfx_node_id)
-        if code == EXIT_NOTHING_TO_PUBLISH:
-            raise AirflowSkipException(f"{self.tfx_node_id}: nothing published (not blessed, or publish=false)")
-        if code != 0:
-            raise RuntimeError(f"TFX node {self.tfx_node_id} failed (exit {code}); its own log is above")
+        if code == exit_codes.NOTHING_TO_PUBLISH:
+            raise AirflowSkipException(f"{self.tfx_node_id}: nothing to do or publish (not blessed, publish=false, "
+                                       "or no champion served yet)")
+        if exit_codes.is_data_failure(code):  # anomalies, drift: the same data fails the same way on a retry
+            raise AirflowFailException(f"TFX node {self.tfx_node_id}: {exit_codes.describe(code)}; "
+                                       "its own log above names the problem")
+        if code != exit_codes.OK:
+            raise RuntimeError(f"TFX node {self.tfx_node_id}: {exit_codes.describe(code)}; its own log is above")
 
     def on_kill(self) -> None:
         self.hook.send_sigterm()

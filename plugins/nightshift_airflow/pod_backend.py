@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
+from nightshift import exit_codes
 from nightshift.config import load_settings
-from nightshift.topology import EXIT_NOTHING_TO_PUBLISH
 from nightshift_airflow.hooks import TfxRuntimeHook
 from nightshift_airflow.operators import run_dir_for
 
@@ -23,7 +23,7 @@ VAR_VOLUME = "nightshift-var"
 
 
 class TfxNodePodOperator(KubernetesPodOperator):
-    """Runs one TFX node of this run's compiled pipeline as a pod; exit EXIT_NOTHING_TO_PUBLISH = skipped."""
+    """Runs one TFX node of this run's compiled pipeline as a pod; exit_codes.NOTHING_TO_PUBLISH = skipped."""
 
     ui_color = "#ffe0b2"
 
@@ -41,7 +41,7 @@ class TfxNodePodOperator(KubernetesPodOperator):
                 claim_name=execution.volume_claim))],
             volume_mounts=[k8s.V1VolumeMount(name=VAR_VOLUME, mount_path=str(settings.var_dir))],
             kubernetes_conn_id=execution.kubernetes_conn_id,
-            skip_on_exit_code=EXIT_NOTHING_TO_PUBLISH,
+            skip_on_exit_code=exit_codes.NOTHING_TO_PUBLISH,
             get_logs=True,
             on_finish_action="delete_succeeded_pod",
             **kwargs,

@@ -10,17 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from nightshift import exit_codes
 from nightshift.config import load_settings
 from nightshift.errors import DataContractViolation, NightshiftError
 from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-# nightshift_tfx.batch_score's exit codes for data problems (input unscorable, output gate, output location
-# not nightshift's or input changed after its gate); kept as literals: that module imports TensorFlow.
-DATA_ERROR_EXITS = (3, 4, 5)
-
 
 class ResolveScoringInputOperator(BaseOperator):
     """Turns the form's input URI (a file, or a prefix of date= partitions: the newest) into one object
@@ -115,12 +111,13 @@ class BatchScoreOperator(BaseOperator):
         if self.key_column:
             args += ["--key-column", self.key_column]
         code = self.hook.run_module("nightshift_tfx.batch_score", args)
-        if code in DATA_ERROR_EXITS:  # the same input and output fail the same way: no retry
-            raise AirflowFailException(f"scoring {resolved['input']} refused (exit {code}); the reason is logged "
-                                       "above; nothing was committed")
-        if code != 0:
-            raise NightshiftError(f"scoring {resolved['input']} failed (exit {code}); the reason is logged above; "
-                                  "nothing was committed")
+        if code == exit_codes.OK:
+            return
+        message = f"scoring {resolved['input']}: {exit_codes.describe(code)}; the reason is logged above; " \
+                  "nothing was committed"
+        if exit_codes.is_data_failure(code):  # the same input and output fail the same way
+            raise AirflowFailException(message)
+        raise NightshiftError(message)
 
     def on_kill(self) -> None:
         self.hook.send_sigterm()

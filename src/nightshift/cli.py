@@ -299,7 +299,10 @@ def cmd_contract_draft(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise NightshiftError(f"{out} exists; pass --force to overwrite or --output to write elsewhere")
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = draft_contract(df, args.dataset, Path(args.sample).name)
+    if args.timestamp_column and args.timestamp_column not in df.columns:
+        raise NightshiftError(f"{args.sample}: timestamp column {args.timestamp_column!r} not found; "
+                              f"columns: {', '.join(map(str, df.columns))}")
+    doc = draft_contract(df, args.dataset, Path(args.sample).name, timestamp_column=args.timestamp_column)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {out} ({len(doc['expectations'])} expectations from {len(df)} sample rows); review it before use")
     return 0
@@ -321,7 +324,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    """Unpause and trigger a DAG through Airflow's REST API, as the UI's Trigger button does."""
+    """Trigger a DAG through Airflow's REST API, as the UI's Trigger button does.
+
+    A paused DAG with a schedule is not unpaused silently: Airflow would also start the scheduled run it missed."""
     from nightshift.airflow_api import AirflowApiError, AirflowClient
 
     try:
@@ -330,8 +335,18 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         raise NightshiftError(f"--conf must be a JSON object, e.g. '{{\"train_steps\": 500}}': {exc}") from exc
     api = AirflowClient.from_env(dict(os.environ), username=args.user)
     try:
-        api.wait_for_dag(args.dag_id, timeout=args.parse_timeout)
-        api.unpause(args.dag_id)
+        dag = api.wait_for_dag(args.dag_id, timeout=args.parse_timeout)
+        if dag.get("is_paused"):
+            schedule = dag.get("timetable_summary") or dag.get("timetable_description")
+            if schedule and not args.unpause:
+                print(f"{args.dag_id} is paused. Unpausing it also lets the scheduler start the run its schedule "
+                      f"({schedule}) last missed, beside the one you trigger: the model would train twice. "
+                      f"Pass --unpause to accept that, or unpause it yourself when the schedule should run.",
+                      file=sys.stderr)
+                return 2
+            api.unpause(args.dag_id)
+            if schedule:
+                print(f"unpaused {args.dag_id}: its scheduled run ({schedule}) may start as well")
         run = api.trigger(args.dag_id, conf=conf, run_id=args.run_id)
     except (AirflowApiError, TimeoutError) as exc:
         raise NightshiftError(f"cannot trigger {args.dag_id}: {exc}") from exc
@@ -383,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--force", action="store_true", help="overwrite an existing pipeline's files")
     new.set_defaults(func=cmd_new)
 
-    trig = sub.add_parser("trigger", help="unpause and trigger a DAG through Airflow's REST API")
+    trig = sub.add_parser("trigger", help="trigger a DAG through Airflow's REST API (as the UI's button does)")
     trig.add_argument("dag_id", help="e.g. taxi_nightly")
     trig.add_argument("--conf", default="{}", help="the trigger form's parameters as JSON")
     trig.add_argument("--run-id", help="default: Airflow's manual__<time>")
@@ -392,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     trig.add_argument("--parse-timeout", type=float, default=180,
                       help="seconds to wait for the DAG processor to parse a new DAG")
     trig.add_argument("--user", default="admin")
+    trig.add_argument("--unpause", action="store_true",
+                      help="unpause a paused scheduled DAG, accepting that its own scheduled run starts too")
     trig.set_defaults(func=cmd_trigger)
 
     models = sub.add_parser("models", help="published model versions")
@@ -467,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("dataset")
     draft.add_argument("sample")
     draft.add_argument("--output")
+    draft.add_argument("--timestamp-column", help="unix-seconds column: bounded by the run's window, not a range")
     draft.add_argument("--force", action="store_true")
     draft.set_defaults(func=cmd_contract_draft)
     return parser

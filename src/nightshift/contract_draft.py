@@ -9,15 +9,48 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_SET_SIZE = 30  # string columns with at most this many distinct values get an allowed-values set
+MIN_DISTINCT_FOR_SCALE = 10  # columns with fewer distinct values are codes or flags: their range is their domain
+UNIX_SECONDS = (946684800, 4102444800)  # 2000-01-01 .. 2100-01-01: milliseconds or a yyyymmdd number fail
 
 
 def _exp(kind: str, severity: str, why: str, **kwargs: Any) -> dict[str, Any]:
     return {"type": kind, "kwargs": kwargs, "meta": {"severity": severity, "why": why}}
 
 
-def draft_contract(df: pd.DataFrame, dataset: str, sample_name: str) -> dict[str, Any]:
+def _timestamp_expectations(column: str) -> list[dict[str, Any]]:
+    """Freshness from the run's window (a fixed range would reject next month's data) and the domain of unix
+    seconds (so a wrong unit fails even when a file is validated alone, with the window open)."""
+    return [
+        _exp("expect_column_values_to_be_between", "error", "inside the run's window: stale or mislabelled rows fail",
+             column=column, min_value={"$PARAMETER": "window_start_ts"}, max_value={"$PARAMETER": "window_end_ts"}),
+        _exp("expect_column_values_to_be_between", "error", "unix seconds (2000-01-01 to 2100-01-01)",
+             column=column, min_value=UNIX_SECONDS[0], max_value=UNIX_SECONDS[1]),
+    ]
+
+
+def _scale_expectation(column: str, values: pd.Series) -> dict[str, Any] | None:
+    """The column's median (or mean, where most values are 0) within a factor of 10 of the sample's: a value
+    in another unit or scale (cents for dollars, metres for miles) moves it by more than that."""
+    for stat, centre in (("median", float(values.median())), ("mean", float(values.mean()))):
+        if centre != 0:
+            low, high = sorted((centre / 10, centre * 10))
+            if stat == "mean" and centre > 0:
+                low = 0.0
+            exp = _exp(f"expect_column_{stat}_to_be_between", "error",
+                       f"sample {stat} {centre:g}: another unit or scale moves it more than tenfold",
+                       column=column, min_value=round(low, 6), max_value=round(high, 6))
+            exp["meta"]["scope"] = "window"  # a small partition's median is noise; a window's is not
+            return exp
+    return None
+
+
+def draft_contract(df: pd.DataFrame, dataset: str, sample_name: str,
+                   timestamp_column: str | None = None) -> dict[str, Any]:
     """Expectations that the sample meets, loose enough for ordinary variation (ranges widened by
-    half their span, null allowances rounded down) so a first run does not fail on noise."""
+    half their span, null allowances rounded down) so a first run does not fail on noise. Every numeric
+    column is bounded (severity error) to the sample's range widened by half its span, and, unless it is a
+    code or flag, its median to a tenfold band around the sample's; the timestamp column gets the run
+    window instead (see _timestamp_expectations)."""
     import pandas as pd
 
     exps: list[dict[str, Any]] = [
@@ -45,12 +78,17 @@ def draft_contract(df: pd.DataFrame, dataset: str, sample_name: str) -> dict[str
             allowed = ["int64", "Int64"] if kind == "int64" else ["float64", "int64", "Float64", "Int64"]
             exps.append(_exp("expect_column_values_to_be_in_type_list", "error", f"{kind} in the sample",
                              column=column, type_list=allowed))
+            if column == timestamp_column:
+                exps.extend(_timestamp_expectations(column))
+                continue
             low, high = float(values.min()), float(values.max())
             margin = (high - low) / 2 or abs(high) / 2 or 1.0
             lower = 0.0 if low >= 0 else low - margin  # non-negative columns stay non-negative
-            exps.append(_exp("expect_column_values_to_be_between", "warn",
-                             f"sample range [{low:g}, {high:g}], widened", column=column,
-                             min_value=lower, max_value=high + margin))
+            exps.append(_exp("expect_column_values_to_be_between", "error",
+                             f"sample range [{low:g}, {high:g}], widened: the column's plausible domain",
+                             column=column, min_value=lower, max_value=high + margin))
+            if values.nunique() >= MIN_DISTINCT_FOR_SCALE and (scale := _scale_expectation(column, values)):
+                exps.append(scale)
         else:
             distinct = sorted(map(str, values.unique()))
             if len(distinct) <= MAX_SET_SIZE:

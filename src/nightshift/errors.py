@@ -15,6 +15,11 @@ class ContractError(NightshiftError):
     """A data-contract file is invalid (not the data: the contract itself)."""
 
 
+class DataRejected(NightshiftError):
+    """The data itself is refused (anomalies, drift, malformed input): a retry would fail the same way, so the
+    process exits with exit_codes.DATA_REJECTED and the task fails without retry."""
+
+
 class DataContractViolation(NightshiftError):
     """The data does not meet its contract. `failures` holds one line per failed expectation."""
 

@@ -72,3 +72,29 @@ def code_revision(root: Path) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
+
+
+class ParamsRefused(ValueError):
+    """The trigger form's values would lower the bar for a model that gets published."""
+
+
+def resolve_gate(*, spec_bound: float, min_accuracy: float, experiment_min_accuracy: float | None,
+                 publish: bool, run_type: str, conf: dict[str, Any]) -> tuple[float, bool]:
+    """The gate bound and publish flag a run really uses.
+
+    The form can raise the spec's bound, never lower it for a model that is published: Airflow's form refuses a
+    `min_accuracy` below the spec (its JSON schema's minimum), and a lower `experiment_min_accuracy` is only taken
+    with publish off. A backfill publishes only when its conf asks to: re-training past nights is an experiment
+    unless someone says otherwise."""
+    if run_type == "backfill" and "publish" not in conf:
+        publish = False
+    if min_accuracy < spec_bound:  # only reachable when a caller bypassed the form's schema
+        raise ParamsRefused(f"min_accuracy {min_accuracy:g} is below the spec's bound {spec_bound:g}; use "
+                            "experiment_min_accuracy with publish false for a lower bar")
+    if experiment_min_accuracy is None:
+        return min_accuracy, publish
+    if publish:
+        raise ParamsRefused(f"experiment_min_accuracy {experiment_min_accuracy:g} is only allowed with publish "
+                            f"false; a published model must reach the spec's bound {spec_bound:g} "
+                            "(or a higher min_accuracy)")
+    return experiment_min_accuracy, publish

@@ -86,10 +86,11 @@ CHUNK = 1 << 20
 
 
 def get_bytes(client: Any, bucket: str, key: str) -> bytes | None:
-    """A small document (manifest, pointer, claim, audit entry), or None when the object does not exist."""
+    """A small document (manifest, pointer, claim, audit entry), or None when the object (or its bucket: nothing
+    was ever written there) does not exist."""
     try:
         return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except client.exceptions.NoSuchKey:
+    except (client.exceptions.NoSuchKey, client.exceptions.NoSuchBucket):
         return None
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from nightshift.contract_draft import draft_contract
 from nightshift.errors import NightshiftError
+from nightshift.spec import DEFAULT_BASELINE_MARGIN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,9 +42,7 @@ def _label_classes(df: pd.DataFrame, label: str, sample: Path) -> list[str]:
     values = df[label].dropna()
     if values.empty:
         raise ScaffoldError(f"{sample}: label column {label!r} is empty in every row")
-    if values.dtype.kind == "f" and (values == values.round()).all():
-        values = values.astype("int64")  # 0.0/1.0 written by a float column are the classes 0/1
-    classes = sorted({str(v) for v in values})
+    classes = sorted(set(_label_strings(values)))  # 0.0/1.0 written by a float column are the classes 0/1
     if not 2 <= len(classes) <= MAX_CLASSES:
         raise ScaffoldError(
             f"{sample}: label column {label!r} has {len(classes)} distinct values; `nightshift new` scaffolds "
@@ -52,14 +51,48 @@ def _label_classes(df: pd.DataFrame, label: str, sample: Path) -> list[str]:
     return classes
 
 
+def _label_strings(values: pd.Series) -> pd.Series:
+    if values.dtype.kind == "f" and (values == values.round()).all():
+        values = values.astype("int64")
+    return values.astype(str)
+
+
+def class_shares(df: pd.DataFrame, label: str, classes: list[str]) -> list[float]:
+    """Each class's share of the sample's labelled rows, in CLASSES order."""
+    counts = _label_strings(df[label].dropna()).value_counts()
+    total = float(counts.sum())
+    return [float(counts.get(c, 0)) / total for c in classes]
+
+
+def baseline_margin(majority_share: float) -> float:
+    """The spec's default 0.02, or a tenth of the majority class's error rate when that is smaller: on data
+    where 97 % of rows share a label, no model gains 2 points of accuracy, and AUC >= 0.6 does the gating."""
+    return round(min(DEFAULT_BASELINE_MARGIN, (1.0 - majority_share) / 10), 3)
+
+
 def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def render_spec(name: str, label: str, classes: list[str], majority_share: float, *, contract: str,
                 module: str, timestamp_column: str | None, sample: str) -> str:
-    # The gate: beat always answering the most common class (rounded down to 2 decimals).
+    # Absolute floor: the sample's majority share rounded down. What gates is the margin over the majority class
+    # measured on each run's own evaluation split (nightshift.baseline), and for two classes AUC >= 0.6.
     bound = max(0.0, math.floor(majority_share * 100) / 100)
+    margin = baseline_margin(majority_share)
+    if len(classes) == 2:
+        evaluation = f"""
+  gate_metric: binary_accuracy    # a binary model: probability of {classes[1]!r}; AUC, precision, recall, F1 reported
+  thresholds:
+    binary_accuracy: {bound}   # floor: the sample's majority share
+    auc: 0.6                   # a constant score has AUC 0.5
+  baseline_margin: {margin}     # accuracy must beat always answering the majority class by this much"""
+    else:
+        evaluation = f"""
+  gate_metric: sparse_categorical_accuracy
+  thresholds:
+    sparse_categorical_accuracy: {bound}   # floor: the sample's majority share
+  baseline_margin: {margin}     # accuracy must beat always answering the majority class by this much"""
     ts = f"\n  timestamp_column: {timestamp_column}   # unix seconds: one raw partition per day" if timestamp_column \
         else "\n  # no timestamp_column: `nightshift seed` lands a file as one partition (--date, default today)"
     return f"""# Scaffolded by `nightshift new {name} --from {sample} --label {label}`. Edit freely; see
@@ -83,10 +116,7 @@ training:
   eval_steps: 50
 
 evaluation:
-  label_key: {label}_xf   # the class index preprocessing_fn derives from {label}
-  gate_metric: sparse_categorical_accuracy
-  thresholds:
-    sparse_categorical_accuracy: {bound}   # share of the most common class in the sample: beat guessing it
+  label_key: {label}_xf   # the class index preprocessing_fn derives from {label}{evaluation}
   champion_tolerance: 0.0
   slices: []
 
@@ -140,10 +170,11 @@ def scaffold(name: str, sample: Path, label: str, *, project_root: Path, pipelin
 
     folder.mkdir(parents=True, exist_ok=True)
     module = folder / "model.py"
+    shares = class_shares(df, label, classes)
     module.write_text(Template(TEMPLATE.read_text()).substitute(
         name=name, sample=sample.name, label=label, numeric=repr(numeric), categorical=repr(categorical),
-        classes=repr(classes)))
-    doc = draft_contract(df, name, sample.name)
+        classes=repr(classes), shares=repr([round(s, 6) for s in shares])))
+    doc = draft_contract(df, name, sample.name, timestamp_column=timestamp_column)
     doc["expectations"] = [e for e in doc["expectations"]
                            if not (e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == label)]
     doc["expectations"].append({
@@ -154,9 +185,8 @@ def scaffold(name: str, sample: Path, label: str, *, project_root: Path, pipelin
     })
     contract.parent.mkdir(parents=True, exist_ok=True)
     contract.write_text(json.dumps(doc, indent=1) + "\n")
-    majority = float(df[label].value_counts(normalize=True, dropna=True).iloc[0])
     spec = folder / "pipeline.yaml"
-    spec.write_text(render_spec(name, label, classes, majority, contract=_relative(contract, project_root),
+    spec.write_text(render_spec(name, label, classes, max(shares), contract=_relative(contract, project_root),
                                 module=_relative(module, project_root), timestamp_column=timestamp_column,
                                 sample=sample.name))
     return Scaffold(spec, module, contract, tuple(classes), tuple(numeric), tuple(categorical))

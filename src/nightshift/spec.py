@@ -13,9 +13,12 @@ from typing import Any
 import yaml
 
 from nightshift.errors import SpecError
-from nightshift.metrics import METRICS
+from nightshift.metrics import BINARY, METRICS
 
 KNOWN_METRICS = set(METRICS)
+DEFAULT_BASELINE_MARGIN = 0.02
+# A binary model's AUC bound when the spec sets none: the class prior (a constant score) has AUC 0.5.
+DEFAULT_BINARY_AUC = 0.6
 WINDOW_MODES = {"all_until_end", "trailing_days"}
 # Airflow's cron presets; `null` in a spec means manual triggers only.
 # Beam's DirectRunner in multi-process mode, one worker per core (0 = autodetect): the default for every
@@ -51,6 +54,8 @@ class EvaluationSpec:
     champion_tolerance: float = 0.0  # challenger may be at most this much worse than the champion
     gate_metric: str = "binary_accuracy"
     slices: tuple[str, ...] = ()
+    # The gate metric must beat always answering the evaluation split's majority class by this much.
+    baseline_margin: float = DEFAULT_BASELINE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ _ALLOWED = {
     "source": {"dataset", "uri", "timestamp_column"},
     "window": {"mode", "days"},
     "training": {"train_steps", "eval_steps"},
-    "evaluation": {"label_key", "thresholds", "champion_tolerance", "gate_metric", "slices"},
+    "evaluation": {"label_key", "thresholds", "champion_tolerance", "gate_metric", "slices", "baseline_margin"},
     "push": {"uri", "model_name"},
     "airflow": {"schedule", "owner", "retries", "retry_delay_minutes", "task_timeout_minutes", "tags",
                 "start_date"},
@@ -339,6 +344,13 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     tolerance = ev.get("champion_tolerance", 0.0)
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0.0 <= tolerance <= 1.0:
         raise SpecError(f"{path}: evaluation.champion_tolerance must be within [0, 1], got {tolerance!r}")
+    margin = ev.get("baseline_margin", DEFAULT_BASELINE_MARGIN)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
+        raise SpecError(f"{path}: evaluation.baseline_margin must be within [0, 1] (how much the gate metric "
+                        f"must beat always answering the majority class), got {margin!r}")
+    thresholds = {k: float(v) for k, v in thresholds.items()}
+    if kinds == {BINARY}:
+        thresholds.setdefault("auc", DEFAULT_BINARY_AUC)
 
     return PipelineSpec(
         name=name,
@@ -354,8 +366,9 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         ),
         evaluation=EvaluationSpec(
             label_key=str(ev["label_key"]),
-            thresholds={k: float(v) for k, v in thresholds.items()},
+            thresholds=thresholds,
             champion_tolerance=float(tolerance),
+            baseline_margin=float(margin),
             gate_metric=gate_metric,
             slices=tuple(str(s) for s in ev.get("slices", ())),
         ),

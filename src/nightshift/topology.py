@@ -16,8 +16,12 @@ class Node:
     upstream: tuple[str, ...]  # TFX node ids
 
 
-RESOLVER_ID = "latest_blessed_model_resolver"
+# The served version, imported as the Evaluator's baseline (nightshift_tfx.champion). Absent from a run's IR
+# when nothing is served yet: its task is then skipped and the Evaluator runs without a champion.
+CHAMPION_ID = "served_model_importer"
 PUSHER_ID = "Pusher"
+# Anomalies, the served version's schema and drift (nightshift_tfx.data_check): the run stops here, before training.
+DATA_CHECK_ID = "DataCheck"
 
 TRAINING_NODES: tuple[Node, ...] = (
     Node("CsvExampleGen", "example_gen", ()),
@@ -25,13 +29,10 @@ TRAINING_NODES: tuple[Node, ...] = (
     Node("SchemaGen", "schema_gen", ("StatisticsGen",)),
     Node("ExampleValidator", "example_validator", ("SchemaGen", "StatisticsGen")),
     Node("Transform", "transform", ("CsvExampleGen", "SchemaGen")),
-    # ExampleValidator is an explicit upstream of Trainer: anomalies stop the run before training.
-    Node("Trainer", "trainer", ("ExampleValidator", "SchemaGen", "Transform")),
-    Node(RESOLVER_ID, "latest_blessed_model_resolver", ()),
-    Node("Evaluator", "evaluator", ("CsvExampleGen", "Trainer", RESOLVER_ID)),
+    Node(DATA_CHECK_ID, "data_check", ("ExampleValidator", "SchemaGen", "StatisticsGen")),
+    # DataCheck is an explicit upstream of Trainer: anomalies and drift stop the run before training.
+    Node("Trainer", "trainer", (DATA_CHECK_ID, "SchemaGen", "Transform")),
+    Node(CHAMPION_ID, "served_model", ()),
+    Node("Evaluator", "evaluator", ("CsvExampleGen", "Trainer", CHAMPION_ID)),
     Node(PUSHER_ID, "pusher", ("Evaluator", "Trainer")),
 )
-
-# Exit code of a node process that ended on purpose without output to publish (not blessed,
-# or publishing switched off): the Airflow task is then marked skipped, not failed.
-EXIT_NOTHING_TO_PUBLISH = 99

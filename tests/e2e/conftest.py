@@ -136,3 +136,21 @@ class ProcFs:
 @pytest.fixture(scope="session")
 def procfs() -> type[ProcFs]:
     return ProcFs
+
+
+@pytest.fixture(scope="session")
+def served_taxi_model(api, seeded):
+    """The served taxi version: the one an earlier test published, or one published here when this file runs
+    alone (so every file that needs a champion passes on its own)."""
+    from nightshift.registry.store import ModelRegistry
+    from nightshift.s3 import client_from_env
+
+    registry = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi")
+    if registry.read_pointer() is None:
+        run_id = "e2e_fixture_publish"
+        api.trigger(DAG_ID, conf={"train_steps": 900}, run_id=run_id)
+        run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
+        assert run["state"] == "success", f"the fixture's publish run ended {run['state']}"
+    pointer = registry.read_pointer()
+    assert pointer is not None
+    return pointer

@@ -6,6 +6,7 @@ Runs are triggered through Airflow's REST API with a params body, exactly as the
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -41,11 +42,31 @@ def _failure_report(api: AirflowClient, run_id: str) -> str:
 def test_form_refuses_a_wrong_value_with_a_message(api):
     with pytest.raises(AirflowApiError) as err:
         api.trigger(DAG_ID, conf={"train_steps": -5}, run_id="bad_params")
-    assert err.value.status in (400, 422)
+    assert err.value.status == 400
     assert "train_steps" in err.value.body
 
 
+def test_form_refuses_a_bar_below_the_spec_s_bound(api):
+    """Anyone with trigger rights may raise min_accuracy, never lower it below the spec's 0.6."""
+    with pytest.raises(AirflowApiError) as err:
+        api.trigger(DAG_ID, conf={"min_accuracy": 0.0}, run_id="lowered_bar")
+    assert err.value.status == 400
+    assert "min_accuracy" in err.value.body and "minimum of 0.6" in err.value.body, err.value.body
+    runs = api.request("GET", f"/dags/{DAG_ID}/dagRuns", "list runs")["dag_runs"]
+    assert "lowered_bar" not in {r["dag_run_id"] for r in runs}
+
+
+def _majority_share(taxi_csv: Path) -> float:
+    """Always answering the commoner class of the label the taxi module derives (tips > 20 % of the fare)."""
+    with taxi_csv.open(newline="") as fh:
+        labels = [float(r["tips"] or 0) > 0.2 * float(r["fare"] or 0) for r in csv.DictReader(fh)]
+    return max(sum(labels), len(labels) - sum(labels)) / len(labels)
+
+
 def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded, taxi_csv, tmp_path):
+    from nightshift.s3 import client_from_env
+
+    served_before = ModelRegistry(client_from_env(), MODEL_URI).read_pointer()
     run_id = "e2e_publish"
     api.trigger(DAG_ID, conf={"train_steps": 900, "min_accuracy": 0.6, "window_days": 0, "publish": True},
                 run_id=run_id)
@@ -54,9 +75,10 @@ def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded
 
     states = _task_states(api, run_id)
     for task in ("stage_window", "data_contract_gate", "compile_tfx_pipeline", "example_gen", "statistics_gen",
-                 "schema_gen", "example_validator", "transform", "trainer", "latest_blessed_model_resolver",
-                 "evaluator", "pusher"):
+                 "schema_gen", "example_validator", "data_check", "transform", "trainer", "evaluator", "pusher"):
         assert states[task] == "success", states
+    # The champion is the served version: with none served yet, its task has nothing to import.
+    assert states["served_model"] == ("success" if served_before else "skipped"), states
 
     # The component's own log lines are in its Airflow task log.
     trainer_log = api.task_log(DAG_ID, run_id, "trainer")
@@ -77,7 +99,11 @@ def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded
     declared = json.loads((load_settings().project_root / "data_contracts/taxi/taxi.v1.json").read_text())["meta"]
     assert manifest.contract["name"] == "taxi" and manifest.contract["version"] == declared["contract_version"]
     overall = manifest.metrics["overall"]
-    assert overall["binary_accuracy"] >= 0.75, overall
+    baseline = manifest.blessing["baseline"]
+    # The trivial baseline was measured on the evaluation split (a third of the rows): close to the whole data's.
+    assert abs(baseline["trivial"] - _majority_share(taxi_csv)) < 0.02, baseline
+    assert baseline["model"] == overall["binary_accuracy"] and baseline["passed"] is True
+    assert overall["binary_accuracy"] >= baseline["trivial"] + 0.02 and overall["auc"] >= 0.6, overall
     assert {"auc", "precision", "recall", "f1"} <= set(overall)
     assert len(manifest.metrics["slices"]["trip_start_hour"]) >= 20
 
@@ -95,23 +121,37 @@ def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded
     assert len({round(s, 4) for s in scored["scores"]}) > 10  # a real model, not a constant
 
 
-def test_unblessed_model_is_not_published_and_log_names_the_metric(api, seeded):
+def test_a_challenger_worse_than_the_served_model_is_not_published(api, seeded):
+    """Twenty training steps: a constant guesser. The Evaluator compares it with the served version (the
+    champion) and the pusher with the majority class; the pointer stays where it is."""
     from nightshift.s3 import client_from_env
 
     s3 = client_from_env()
+    registry = ModelRegistry(s3, MODEL_URI)
+    served = registry.read_pointer()
+    assert served is not None, "needs a served taxi model (test_nightly_run_publishes... runs first)"
     before = s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read()
-    versions_before = ModelRegistry(s3, MODEL_URI).versions()
+    versions_before = registry.versions()
 
-    run_id = "e2e_not_blessed"
-    api.trigger(DAG_ID, conf={"train_steps": 300, "min_accuracy": 0.99}, run_id=run_id)
+    run_id = "e2e_worse_challenger"
+    api.trigger(DAG_ID, conf={"train_steps": 20}, run_id=run_id)
     run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
     assert run["state"] == "success", _failure_report(api, run_id)
-    assert _task_states(api, run_id)["pusher"] == "skipped"
+    states = _task_states(api, run_id)
+    assert states["served_model"] == "success" and states["pusher"] == "skipped", states
     log = api.task_log(DAG_ID, run_id, "pusher")
-    assert "NOT BLESSED: binary_accuracy (overall)" in log and "0.99" in log
+    champion = registry.read_manifest(served.version).metrics["overall"]["binary_accuracy"]
+    compared = re.search(r"change vs\. champion in binary_accuracy \(overall\) = (-?[0-9.]+) fails threshold "
+                         r"change vs\. champion >= [-0-9.e]+: challenger ([0-9.]+), champion \(the served version\) "
+                         r"([0-9.]+)", log)
+    assert compared, log[-3000:]
+    # The champion was scored on this run's evaluation split: near its own published value, not equal to it.
+    assert float(compared.group(2)) < float(compared.group(3)) and abs(float(compared.group(3)) - champion) < 0.03
+    assert re.search(r"binary_accuracy = [0-9.]+ does not beat the majority-class baseline [0-9.]+ \+ margin 0\.02",
+                     log), log[-3000:]
 
     assert s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read() == before
-    assert ModelRegistry(s3, MODEL_URI).versions() == versions_before
+    assert registry.versions() == versions_before
 
 
 def test_cli_lists_published_versions_with_checksum_status(stack, api):

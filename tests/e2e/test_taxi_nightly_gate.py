@@ -23,7 +23,7 @@ DAG_ID = "taxi_nightly"
 FIRST_DAY = date(2025, 1, 1)  # in the past: Airflow holds a run whose logical date is in the future
 REPRESENTATIVE = ("negative_fares", "truncated_gzip", "stale_partition")
 TFX_TASKS = ("compile_tfx_pipeline", "example_gen", "statistics_gen", "schema_gen", "example_validator",
-             "transform", "trainer", "latest_blessed_model_resolver", "evaluator", "pusher")
+             "transform", "trainer", "served_model", "evaluator", "pusher")
 
 
 def _snapshot(s3) -> dict[str, bytes]:

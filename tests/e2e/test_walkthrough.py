@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from nightshift.airflow_api import AirflowClient
 from nightshift.config import PROJECT_ROOT
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env, list_keys
@@ -70,18 +71,42 @@ def test_following_the_guide_publishes_a_model_and_scores_with_it(stack, tmp_pat
     env = {**os.environ, **stack.env}
     for command in guide_commands():
         line = (command.replace("<name>", NAME).replace("<label>", LABEL).replace("<sample.csv>", str(sample)))
+        if f"trigger {NAME}_nightly --unpause" in line:
+            _check_paused_dag_is_not_unpaused_silently(line.replace(" --unpause", ""), env)
         proc = subprocess.run(shlex.split(line), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                               timeout=3000, check=False)
         assert proc.returncode == 0, f"{line}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         if " models list " in line:
             assert f"* s3://nightshift-models/{NAME}/1/" in proc.stdout, proc.stdout
-            assert "sparse_categorical_accuracy=" in proc.stdout and "checksums: OK" in proc.stdout, proc.stdout
+            assert "binary_accuracy=" in proc.stdout and "checksums: OK" in proc.stdout, proc.stdout
 
     s3 = client_from_env()
     registry = ModelRegistry(s3, f"s3://nightshift-models/{NAME}")
     pointer = registry.read_pointer()
     manifest = registry.read_manifest(pointer.version)
     assert pointer.version == 1 and registry.check_files(manifest) == []
-    assert manifest.metrics["overall"]["sparse_categorical_accuracy"] >= 0.75, manifest.metrics
+    # Two classes: the scaffold wrote a binary model, which beat always answering the sample's commoner class.
+    overall = manifest.metrics["overall"]
+    with sample.open() as fh:
+        labels = [row[LABEL] for row in csv.DictReader(fh)]
+    majority = max(labels.count("large"), labels.count("small")) / len(labels)
+    baseline = manifest.blessing["baseline"]
+    assert baseline["metric"] == "binary_accuracy" and baseline["passed"] is True, baseline
+    assert abs(baseline["trivial"] - majority) < 0.1, (baseline, majority)  # a third of 400 rows evaluates
+    assert overall["binary_accuracy"] >= baseline["trivial"] + 0.02 and overall["auc"] >= 0.6, overall
+    assert {"precision", "recall", "f1"} <= set(overall), overall
     markers = [k for k in list_keys(s3, "nightshift-models", f"predictions/{NAME}/") if k.endswith("_SUCCESS")]
     assert len(markers) == 1, markers
+
+
+def _check_paused_dag_is_not_unpaused_silently(line: str, env: dict) -> None:
+    """Without --unpause, a paused scheduled DAG is left paused and nothing runs (no surprise training run)."""
+    proc = subprocess.run(shlex.split(line), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 2, f"{line}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert f"{NAME}_nightly is paused" in proc.stderr and "--unpause" in proc.stderr, proc.stderr
+    api = AirflowClient.from_env(env)
+    dag = api.request("GET", f"/dags/{NAME}_nightly", "get DAG")
+    assert dag["is_paused"] is True
+    runs = api.request("GET", f"/dags/{NAME}_nightly/dagRuns", "list runs")["dag_runs"]
+    assert runs == []

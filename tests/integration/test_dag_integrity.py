@@ -28,6 +28,7 @@ for dag_id, dag in bag.dags.items():
         "schedule": type(dag.timetable).__name__,
         "param_schemas": {k: dag.params.get_param(k).schema for k in dag.params.keys()},
         "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "owner": t.owner, "retries": t.retries,
+                              "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
                               "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None}
                   for t in dag.tasks},
     }
@@ -65,8 +66,11 @@ def test_taxi_nightly_shape(dagbag):
     dag = dagbag["dags"]["taxi_nightly"]
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     assert "nightshift" in dag["tags"]
-    assert dag["params"] == ["min_accuracy", "publish", "train_steps", "window_days"]
+    assert dag["params"] == ["experiment_min_accuracy", "min_accuracy", "publish", "train_steps", "window_days"]
     tasks = dag["tasks"]
+    # Nothing served yet: the champion's task is skipped, and the Evaluator still runs.
+    assert tasks["evaluator"]["trigger_rule"] == "none_failed"
+    assert {t["trigger_rule"] for name, t in tasks.items() if name != "evaluator"} == {"all_success"}
     for task in tasks.values():
         assert task["owner"] == "ml-platform" and task["retries"] >= 1 and task["timeout"]
     assert tasks["data_contract_gate"]["upstream"] == ["stage_window"]
@@ -106,8 +110,11 @@ def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
     assert {"nightshift", *spec.airflow.tags} <= set(nightly["tags"])
     assert nightly["catchup"] is False and nightly["max_active_runs"] == 1
     assert (nightly["schedule"] == "NullTimetable") == (spec.airflow.schedule is None)
-    assert nightly["params"] == ["min_accuracy", "publish", "train_steps", "window_days"]
+    assert nightly["params"] == ["experiment_min_accuracy", "min_accuracy", "publish", "train_steps", "window_days"]
     assert nightly["param_schemas"]["min_accuracy"]["title"] == f"Minimum {spec.evaluation.gate_metric}"
+    # The form can raise the spec's bound, never lower it: the schema's minimum is the bound.
+    bound = spec.evaluation.thresholds[spec.evaluation.gate_metric]
+    assert nightly["param_schemas"]["min_accuracy"]["minimum"] == bound
     expected = {"stage_window", "data_contract_gate", "compile_tfx_pipeline", *(n.task_id for n in TRAINING_NODES)}
     assert set(nightly["tasks"]) == expected
     for task in nightly["tasks"].values():
@@ -144,3 +151,37 @@ def test_a_bad_spec_is_an_import_error_naming_file_and_key_and_the_others_still_
         assert spec.nightly_dag_id in bag["dags"] and spec.scoring_dag_id in bag["dags"]
     assert "broken_nightly" not in bag["dags"] and "nightshift_spec_errors" not in bag["dags"]
     assert bag["dags"]["model_rollback"]["param_schemas"]["model"]["enum"] == sorted(s.name for s in SPECS)
+
+
+_VALIDATE = r"""
+import copy, json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.definitions.param import ParamValidationError
+dag = DagBag(dag_folder=sys.argv[1]).dags["taxi_nightly"]
+out = {}
+for name, conf in json.loads(sys.argv[2]).items():
+    try:
+        params = copy.deepcopy(dag.params)
+        for key, value in conf.items():
+            params[key] = value
+        params.validate()
+        out[name] = "ok"
+    except ParamValidationError as exc:
+        out[name] = str(exc)
+print("JSON:" + json.dumps(out))
+"""
+
+
+def test_the_form_refuses_a_bar_below_the_spec_and_names_the_bound(test_env):
+    """What Airflow checks when the form or the REST API triggers a run (a refusal is REST's 400)."""
+    confs = {"below": {"min_accuracy": 0.5}, "raised": {"min_accuracy": 0.9},
+             "experiment": {"experiment_min_accuracy": 0.1, "publish": False},
+             "experiment_out_of_range": {"experiment_min_accuracy": 1.5}}
+    proc = subprocess.run([sys.executable, "-c", _VALIDATE, str(PROJECT_ROOT / "dags"), json.dumps(confs)],
+                          env={**os.environ, **test_env}, capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:")), None)
+    assert line, proc.stdout + proc.stderr
+    out = json.loads(line[5:])
+    assert "min_accuracy" in out["below"] and "0.5 is less than the minimum of 0.6" in out["below"], out
+    assert out["raised"] == "ok" and out["experiment"] == "ok"
+    assert "1.5 is greater than the maximum of 1.0" in out["experiment_out_of_range"], out

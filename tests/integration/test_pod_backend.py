@@ -7,8 +7,9 @@ import pytest
 import yaml
 
 from nightshift.config import PROJECT_ROOT, load_settings
+from nightshift.exit_codes import NOTHING_TO_PUBLISH
 from nightshift.spec import load_spec
-from nightshift.topology import EXIT_NOTHING_TO_PUBLISH, TRAINING_NODES
+from nightshift.topology import TRAINING_NODES
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(p
         [mount] = container.volume_mounts
         assert mount.mount_path == str(load_settings().var_dir) and run_dir.startswith(mount.mount_path)
         assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "nightshift-runs"
-        assert op.skip_on_exit_code == [EXIT_NOTHING_TO_PUBLISH]
+        assert op.skip_on_exit_code == [NOTHING_TO_PUBLISH]
 
 
 def test_the_default_backend_stays_a_subprocess():

@@ -11,9 +11,14 @@ import pytest
 
 from nightshift.config import PROJECT_ROOT, load_settings
 from nightshift.run_config import RunConfig
-from nightshift.topology import PUSHER_ID, TRAINING_NODES
+from nightshift.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _registry(s3_server):
+    """Compiling reads the registry pointer: the champion is the version it serves."""
 
 _GRAPH = """
 import json, sys
@@ -93,17 +98,52 @@ def test_the_mlmd_password_is_in_no_file_or_log_only_in_the_node_processs_memory
     assert (run_dir / "run_config.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_compiled_graph_matches_the_airflow_topology_and_carries_the_run_id(tmp_path):
-    graph = _compile(tmp_path, publish=True)
+def _spec_publishing_to(tmp_path, push_uri: str):
+    source = (PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text()
+    for rel in ("data_contracts/taxi/taxi.v1.json", "pipelines/taxi/model.py"):
+        source = source.replace(f": {rel}", f": {PROJECT_ROOT / rel}")
+    source = source.replace("uri: s3://nightshift-models/taxi\n", f"uri: {push_uri}\n")
+    path = tmp_path / "pipelines" / "taxi" / "pipeline.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    return path
+
+
+def test_with_nothing_served_the_graph_is_the_airflow_topology_without_a_champion(tmp_path, bucket):
+    spec_path = _spec_publishing_to(tmp_path, f"s3://{bucket}/taxi")
+    graph = _compile(tmp_path, publish=True, spec_path=spec_path)
     assert graph.pop("__run_id__") == ["manual__compile_True"]
-    assert graph == {n.node_id: sorted(n.upstream) for n in TRAINING_NODES}
+    expected = {n.node_id: sorted(u for u in n.upstream if u != CHAMPION_ID) for n in TRAINING_NODES
+                if n.node_id != CHAMPION_ID}
+    assert graph == expected
+    assert json.loads((tmp_path / "run" / "champion.json").read_text()) == {}
+
+
+def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champion(tmp_path, bucket, s3,
+                                                                                   fake_saved_model):
+    from nightshift.registry.store import ModelRegistry
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/taxi")
+    registry.publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "trained_v1"})
+    registry.publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "trained_v2"})
+    registry.rollback(actor="test", reason="v2 misbehaves")  # the pointer now serves version 1
+    spec_path = _spec_publishing_to(tmp_path, f"s3://{bucket}/taxi")
+    graph = _compile(tmp_path, publish=True, spec_path=spec_path)
+    graph.pop("__run_id__")
+    assert graph == {n.node_id: sorted(n.upstream) for n in TRAINING_NODES}  # the whole topology
+    champion = json.loads((tmp_path / "run" / "champion.json").read_text())
+    assert champion["version"] == 1 and champion["run_id"] == "trained_v1"
+    served = tmp_path / "run" / "champion" / "v1" / "Format-Serving"
+    assert champion["model_uri"] == str(served.parent)
+    assert sorted(p.relative_to(served).as_posix() for p in served.rglob("*") if p.is_file()) == sorted(
+        p.relative_to(fake_saved_model).as_posix() for p in fake_saved_model.rglob("*") if p.is_file())
 
 
 def test_publish_false_compiles_without_the_pusher(tmp_path):
     graph = _compile(tmp_path, publish=False)
     graph.pop("__run_id__")
     assert PUSHER_ID not in graph
-    assert set(graph) == {n.node_id for n in TRAINING_NODES} - {PUSHER_ID}
+    assert set(graph) == {n.node_id for n in TRAINING_NODES} - {PUSHER_ID, CHAMPION_ID}
 
 
 def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(tmp_path):

@@ -48,3 +48,20 @@ def test_zero_bounds_switch_the_check_off(baseline):
     # a per-feature override turns it back on for that feature only
     assert drift_problems(_stats(shifted), _stats(baseline), schema,
                           DriftSpec(features={"payment_type": 0.1}))
+
+
+def test_a_column_that_changed_type_is_named_against_the_served_schema(baseline):
+    from nightshift_tfx.drift import schema_problems
+
+    served_schema = tfdv.infer_schema(_stats(baseline))
+    changed = baseline.assign(fare=[f"{v:.2f} USD" for v in baseline["fare"]])  # a number became a string
+    problems = schema_problems(_stats(changed), served_schema)
+    assert len(problems) == 1 and problems[0].startswith("feature 'fare': "), problems
+
+
+def test_a_new_value_of_a_string_column_is_not_a_structural_change(baseline):
+    from nightshift_tfx.drift import schema_problems
+
+    served_schema = tfdv.infer_schema(_stats(baseline))
+    assert schema_problems(_stats(baseline.assign(payment_type="Mobile")), served_schema) == []
+    assert schema_problems(_stats(baseline), served_schema) == []

@@ -30,6 +30,12 @@ def _sample(path: Path, rows: int = 120, labels=("low", "high")) -> Path:
     return path
 
 
+def _rows(made) -> list[str]:
+    sample = made.module.parent.parent.parent / "sample.csv"
+    with sample.open() as fh:
+        return [row["grade"] for row in csv.DictReader(fh)]
+
+
 def _scaffold(tmp_path: Path, sample: Path, label: str = "grade", **kwargs):
     return scaffold("orders", sample, label, project_root=tmp_path, pipelines_dir=tmp_path / "pipelines", **kwargs)
 
@@ -40,9 +46,12 @@ def test_scaffold_writes_a_spec_that_loads_a_contract_and_a_module(tmp_path):
     assert spec.name == "orders" and spec.nightly_dag_id == "orders_nightly"
     assert spec.module_file == tmp_path / "pipelines" / "orders" / "model.py"
     assert spec.contract == tmp_path / "data_contracts" / "orders" / "orders.v1.json"
-    assert spec.evaluation.gate_metric == "sparse_categorical_accuracy"
+    # Two classes: a binary model, gated on accuracy over the majority class and on AUC over the prior's 0.5.
+    assert spec.evaluation.gate_metric == "binary_accuracy"
     assert spec.evaluation.label_key == "grade_xf" and spec.scoring.label_column == "grade"
-    assert 0.4 <= spec.evaluation.thresholds["sparse_categorical_accuracy"] < 0.7  # the majority class share
+    majority = max(sum(1 for r in _rows(made) if r == "high"), sum(1 for r in _rows(made) if r == "low")) / 120
+    assert spec.evaluation.thresholds == {"binary_accuracy": int(majority * 100) / 100, "auc": 0.6}
+    assert spec.evaluation.baseline_margin == 0.02
     assert spec.source.timestamp_column is None
 
     module = made.module.read_text()
@@ -51,6 +60,9 @@ def test_scaffold_writes_a_spec_that_loads_a_contract_and_a_module(tmp_path):
     assert "NUMERIC_FEATURES = ['size', 'weight']" in module
     assert "CATEGORICAL_FEATURES = ['colour']" in module
     assert "CLASSES = ['high', 'low']" in module and "$" not in module
+    shares = ast.literal_eval(re.search(r"^CLASS_SHARES = (.*)$", module, flags=re.M).group(1))
+    assert shares == [round(sum(1 for r in _rows(made) if r == c) / 120, 6) for c in ("high", "low")]
+    assert 'Dense(1, activation="sigmoid"' in module and "class_weight=class_weights()" in module
 
     contract = json.loads(made.contract.read_text())
     label_sets = [e for e in contract["expectations"]
@@ -62,6 +74,10 @@ def test_scaffold_writes_a_spec_that_loads_a_contract_and_a_module(tmp_path):
 def test_integer_labels_keep_their_values_as_classes(tmp_path):
     made = _scaffold(tmp_path, _sample(tmp_path / "s.csv", labels=(0, 1, 2)))
     assert made.classes == ("0", "1", "2")
+    spec = load_spec(made.spec, tmp_path)  # three classes: a softmax gated on sparse categorical accuracy
+    assert spec.evaluation.gate_metric == "sparse_categorical_accuracy"
+    assert set(spec.evaluation.thresholds) == {"sparse_categorical_accuracy"}
+    assert 'activation="softmax"' in made.module.read_text()
     contract = json.loads(made.contract.read_text())
     assert [0, 1, 2] in [e["kwargs"].get("value_set") for e in contract["expectations"]]
 
@@ -99,3 +115,43 @@ def test_the_guide_documents_every_spec_key():
     allowed = {(f"{section}.{key}" if section else key) for section, keys in _ALLOWED.items() for key in keys}
     allowed -= set(_ALLOWED) - {""}  # section names themselves are not settings
     assert allowed == documented
+
+
+def test_an_imbalanced_label_gets_a_margin_it_can_reach(tmp_path):
+    """97 % in one class: 0.02 more accuracy is out of reach for any model, so the margin is a tenth of the
+    majority's error rate; AUC >= 0.6 still gates."""
+    path = tmp_path / "sample.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["amount", "grade"])
+        for i in range(200):
+            writer.writerow([i, "fraud" if i % 50 == 0 else "ok"])  # 4 of 200 rows: 98 % majority
+    made = _scaffold(tmp_path, path)
+    spec = load_spec(made.spec, tmp_path)
+    assert spec.evaluation.baseline_margin == 0.002
+    assert spec.evaluation.thresholds == {"binary_accuracy": 0.98, "auc": 0.6}
+    assert "CLASS_SHARES = [0.02, 0.98]" in made.module.read_text()
+
+
+def test_the_drafted_contract_bounds_numbers_and_gives_the_timestamp_the_window(tmp_path):
+    path = tmp_path / "sample.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ts", "amount", "flag", "grade"])
+        for i in range(100):
+            writer.writerow([1_700_000_000 + 3600 * i, 10 + i, i % 2, "a" if i % 3 else "b"])
+    made = _scaffold(tmp_path, path, timestamp_column="ts")
+    by_column: dict[str, list[dict]] = {}
+    for exp in json.loads(made.contract.read_text())["expectations"]:
+        by_column.setdefault(exp["kwargs"].get("column"), []).append(exp)
+    ranges = {c: [(e["kwargs"]["min_value"], e["kwargs"]["max_value"], e["meta"]["severity"]) for e in exps
+                  if e["type"] == "expect_column_values_to_be_between"] for c, exps in by_column.items()}
+    assert ranges["ts"] == [({"$PARAMETER": "window_start_ts"}, {"$PARAMETER": "window_end_ts"}, "error"),
+                            (946684800, 4102444800, "error")]
+    assert ranges["amount"] == [(0.0, 109 + 49.5, "error")]  # sample range [10, 109] widened by half its span
+    assert ranges["flag"] == [(0.0, 1.5, "error")]
+    medians = [e for e in by_column["amount"] if e["type"] == "expect_column_median_to_be_between"]
+    assert [(m["kwargs"]["min_value"], m["kwargs"]["max_value"], m["meta"]["scope"]) for m in medians] == [
+        (5.95, 595.0, "window")]  # tenfold around the sample median 59.5
+    assert not [e for e in by_column["flag"] if "median" in e["type"] or "mean" in e["type"]]  # a flag: 2 values
+    assert not [e for e in by_column["ts"] if "median" in e["type"]]

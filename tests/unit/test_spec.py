@@ -60,6 +60,7 @@ def _write_variant(tmp_path: Path, change) -> Path:
          "evaluation.thresholds mixes metric kinds"),
         (lambda d: d["evaluation"].update(gate_metric="auc"), "evaluation.gate_metric 'auc' must also appear"),
         (lambda d: d["evaluation"].update(champion_tolerance=True), "evaluation.champion_tolerance must be within"),
+        (lambda d: d["evaluation"].update(baseline_margin=-0.1), "evaluation.baseline_margin must be within [0, 1]"),
         (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
          "alerts.email must be an e-mail address or a list of them"),
     ],
@@ -70,6 +71,16 @@ def test_bad_specs_name_file_and_key(tmp_path, change, message):
         load_spec(path, PROJECT_ROOT)
     assert message in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_a_binary_spec_without_auc_gets_the_default_auc_bound_and_margin(tmp_path):
+    def no_auc(doc):
+        doc["evaluation"]["thresholds"] = {"binary_accuracy": 0.6}
+        doc["evaluation"].pop("baseline_margin", None)
+
+    spec = load_spec(_write_variant(tmp_path, no_auc), PROJECT_ROOT)
+    assert spec.evaluation.thresholds == {"binary_accuracy": 0.6, "auc": 0.6}
+    assert spec.evaluation.baseline_margin == 0.02
 
 
 def test_manual_only_schedule_and_presets_load(tmp_path):

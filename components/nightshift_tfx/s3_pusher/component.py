@@ -15,6 +15,9 @@ class S3PusherSpec(types.ComponentSpec):
         "destination_uri": ExecutionParameter(type=str),  # s3://bucket/<model>
         "model_name": ExecutionParameter(type=str),
         "run_metadata": ExecutionParameter(type=str),  # JSON: pipeline, run_id, data_window, contract
+        # The trivial-model gate (nightshift.baseline): the gate metric must beat the majority class by the margin.
+        "gate_metric": ExecutionParameter(type=str),
+        "baseline_margin": ExecutionParameter(type=float),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -32,7 +35,7 @@ class S3Pusher(base_component.BaseComponent):
 
     def __init__(self, *, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  model_evaluation: types.BaseChannel, destination_uri: str, model_name: str,
-                 run_metadata: str = "{}"):
+                 gate_metric: str, baseline_margin: float, run_metadata: str = "{}"):
         if not destination_uri.startswith("s3://") or destination_uri.rstrip("/") == "s3:/":
             raise ValueError(
                 f"S3Pusher destination_uri must look like s3://bucket/model-name, got {destination_uri!r}"
@@ -47,6 +50,8 @@ class S3Pusher(base_component.BaseComponent):
                 destination_uri=destination_uri,
                 model_name=model_name,
                 run_metadata=run_metadata,
+                gate_metric=gate_metric,
+                baseline_margin=float(baseline_margin),
                 pushed_model=types.Channel(type=standard_artifacts.PushedModel),
             )
         )

@@ -13,7 +13,7 @@ from tfx.types import artifact_utils
 
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env
-from nightshift_tfx.evaluation_report import blessing_failures, load_metrics
+from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, load_metrics
 
 log = logging.getLogger(__name__)
 # Written into the PushedModel artifact's folder: the node runner reads it to tell Airflow whether
@@ -42,14 +42,21 @@ class Executor(pusher_executor.Executor):
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(output_dict["pushed_model"])
         evaluation_uri = artifact_utils.get_single_uri(input_dict["model_evaluation"])
+        baseline = baseline_check(evaluation_uri, exec_properties["gate_metric"],
+                                  float(exec_properties["baseline_margin"]))
+        log.info("trivial-model gate: %s", baseline.describe())
+        reasons = []
         if not self.CheckBlessing(input_dict):
             reasons = blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]
+        if not baseline.passed:
+            reasons.append(baseline.describe())
+        if reasons:
             for line in reasons:
                 log.warning("NOT BLESSED: %s", line)
             log.warning("Nothing was uploaded to %s; the served model is unchanged.",
                         exec_properties["destination_uri"])
             self._MarkNotPushed(model_push)
-            _write_result(model_push, {"pushed": False, "reasons": reasons})
+            _write_result(model_push, {"pushed": False, "reasons": reasons, "baseline": baseline.as_dict()})
             return
 
         run = json.loads(exec_properties.get("run_metadata") or "{}")
@@ -63,7 +70,8 @@ class Executor(pusher_executor.Executor):
                 "metrics": load_metrics(evaluation_uri),
                 "data_window": run.get("data_window", {}),
                 "contract": run.get("contract", {}),
-                "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy")},
+                "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy"),
+                             "baseline": baseline.as_dict()},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
                           "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},

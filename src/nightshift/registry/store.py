@@ -86,7 +86,7 @@ class ModelRegistry(PointerMoves):
         key = pointer_key(self.prefix)
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except self.client.exceptions.NoSuchKey:
+        except (self.client.exceptions.NoSuchKey, self.client.exceptions.NoSuchBucket):
             return None, None
         return Pointer.from_json(response["Body"].read(), where=self._uri(key)), response["ETag"]
 

@@ -17,7 +17,8 @@ from pathlib import Path
 SAMPLE_ROWS = 400
 NAMES = ("missing_column", "renamed_column", "text_in_numeric", "negative_fares", "out_of_range_durations",
          "mostly_null_required", "unknown_payment_types", "empty_file", "header_only", "truncated_gzip",
-         "wrong_delimiter", "stale_partition", "duplicated_rows", "latin1_encoding",
+         "wrong_delimiter", "stale_partition", "duplicated_rows", "latin1_encoding", "fare_in_cents",
+         "durations_in_minutes", "timestamps_in_milliseconds", "latitude_in_microdegrees",
          "columns_reordered", "crlf_line_endings", "quoted_commas_newlines", "gzip_compressed")
 
 
@@ -28,6 +29,7 @@ class CorpusFile:
     exit_code: int  # of `nightshift validate`: 0 ok, 1 contract failure, 2 unreadable
     message: str  # a substring the verdict must contain
     suffix: str = ".csv"
+    scope: str | None = None  # `nightshift validate --scope`; None = the command's default for a partition
 
 
 def _sample(source: Path, day: date, rows: int = SAMPLE_ROWS) -> tuple[list[str], list[list[str]]]:
@@ -57,6 +59,10 @@ def _set(header: list[str], rows: list[list[str]], column: str, value: Callable[
         if i % every == 0:
             row[idx] = value(i, row[idx])
     return out
+
+
+def _scaled(value: str, factor: float, digits: int = 2) -> str:
+    return "" if value == "" else f"{float(value) * factor:.{digits}f}"
 
 
 def build(source: Path, day: date) -> list[CorpusFile]:
@@ -91,6 +97,21 @@ def build(source: Path, day: date) -> list[CorpusFile]:
         CorpusFile("duplicated_rows", _csv(header, rows + rows), 1, "expect_compound_columns_to_be_unique"),
         CorpusFile("latin1_encoding", _csv(header, _set(header, rows, "company", lambda i, v: "Café Cab"))
                    .decode().encode("latin-1"), 2, "encoding: not UTF-8"),
+        # Right type, wrong unit or scale: only the contract's domains catch these (see docs/adding-a-pipeline.md).
+        CorpusFile("fare_in_cents", _csv(header, _set(header, rows, "fare", lambda i, v: _scaled(v, 100), every=1)),
+                   1, "column fare: expect_column_values_to_be_between"),
+        # Every value is a plausible number of seconds: only the median says "minutes", and a median needs more
+        # rows than a one-day partition of the real data holds (about ten), so it is checked on a whole file.
+        CorpusFile("durations_in_minutes",
+                   _csv(header, _set(header, rows, "trip_seconds", lambda i, v: _scaled(v, 1 / 60), every=1)),
+                   1, "column trip_seconds: expect_column_median_to_be_between", scope="window"),
+        CorpusFile("timestamps_in_milliseconds",
+                   _csv(header, _set(header, rows, "trip_start_timestamp", lambda i, v: v + "000", every=1)),
+                   1, "'max_value': 4102444800"),
+        CorpusFile("latitude_in_microdegrees",
+                   _csv(header, _set(header, rows, "pickup_latitude", lambda i, v: _scaled(v, 1e6, digits=0),
+                                     every=1)),
+                   1, "column pickup_latitude: expect_column_values_to_be_between"),
     ]
     # Valid files in unusual shapes: the gate must pass them.
     order = list(reversed(header))
