@@ -25,10 +25,21 @@ def test_a_wrong_password_gets_no_token(api):
     assert resp.status_code == 401
 
 
-def test_viewer_reads_dags_runs_and_logs(viewer):
+def test_viewer_reads_dags_runs_and_logs(viewer, api):
     dag_ids = {d["dag_id"] for d in viewer.request("GET", "/dags", "list DAGs", params={"limit": 100})["dags"]}
     assert {"taxi_nightly", "taxi_batch_score", "model_rollback"} <= dag_ids
-    assert "dag_runs" in viewer.request("GET", "/dags/taxi_nightly/dagRuns", "list runs")
+    # An admin's run that fails at once (an input outside the allowed roots): the viewer sees it and its log.
+    api.wait_for_dag("taxi_batch_score", timeout=240)
+    api.unpause("taxi_batch_score")
+    api.trigger("taxi_batch_score", conf={"input_uri": "/etc/passwd"}, run_id="e2e_viewer_reads_this")
+    run = api.wait_for_run("taxi_batch_score", "e2e_viewer_reads_this", timeout=300, poll=2)
+    assert run["state"] == "failed"
+    seen = viewer.run("taxi_batch_score", "e2e_viewer_reads_this")
+    assert seen["state"] == "failed" and seen["conf"] == {"input_uri": "/etc/passwd"}
+    states = {ti["task_id"]: ti["state"] for ti in viewer.task_instances("taxi_batch_score", "e2e_viewer_reads_this")}
+    assert states["resolve_input"] == "failed", states
+    log = viewer.task_log("taxi_batch_score", "e2e_viewer_reads_this", "resolve_input")
+    assert "/etc/passwd: scoring reads local files only under" in log, log[-2000:]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "what"), [

@@ -56,7 +56,10 @@ def test_penguins_publishes_a_multiclass_model_gated_on_sparse_categorical_accur
     manifest = registry.read_manifest(pointer.version)
     assert manifest.run_id == published and registry.check_files(manifest) == []
     overall = manifest.metrics["overall"]
-    assert overall["sparse_categorical_accuracy"] >= 0.85, overall  # guessing the commonest class gives 0.44
+    baseline = manifest.blessing["baseline"]  # always answering the evaluation split's commonest species
+    assert baseline["metric"] == "sparse_categorical_accuracy" and baseline["passed"] is True, baseline
+    assert 0.3 < baseline["trivial"] < 0.6, baseline  # Adelie is 44 % of all 344 penguins
+    assert overall["sparse_categorical_accuracy"] >= baseline["trivial"] + 0.3, overall
     assert "binary_accuracy" not in overall  # a multi-class pipeline reports multi-class metrics
     assert set(manifest.metrics["slices"]["island"]) == {"Biscoe", "Dream", "Torgersen"}
     assert manifest.contract["name"] == "penguins"
@@ -88,5 +91,8 @@ def test_penguins_scoring_names_the_predicted_species(api, published, penguins):
     assert set(predicted) <= CLASSES and len(set(predicted)) == 3
     truth = penguins["species"].iloc[::4].tolist()
     accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
-    assert accuracy >= 0.85, accuracy
-    assert all(1 / 3 <= s <= 1.0 for s in table.column("score").to_pylist())  # the winning class's probability
+    majority = max(truth.count(c) for c in CLASSES) / len(truth)
+    assert accuracy >= majority + 0.3, (accuracy, majority)
+    # `score` is the predicted species' probability: a model that is right this often is mostly sure of it.
+    scores = table.column("score").to_pylist()
+    assert sum(s > 0.5 for s in scores) / len(scores) >= accuracy - 0.15, scores
