@@ -2,6 +2,11 @@
 metadata database and Redis as the broker, two Celery workers, and TFX's ML Metadata in MariaDB, shared by
 tasks that ran on different workers. Selected by configuration only (envfile.celery_profile's settings).
 
+The scheduler runs with job scheduling on, as in production: nobody triggers anything. Unpausing taxi_nightly
+lets the scheduler create the run of its cron schedule's latest tick, and the model it publishes updates the
+model's Asset, from which the scheduler creates the scoring run (the spec's scoring schedule is set to null
+here, so the Asset is the scoring DAG's only trigger).
+
 Its own SeaweedFS, Airflow home, PostgreSQL role and database, Redis database and MariaDB user and database,
 so it neither sees nor disturbs the session's embedded stack; all of them are removed afterwards. The
 PostgreSQL and MariaDB users have passwords, and the test then looks for every secret of the stack in every
@@ -16,7 +21,9 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -113,13 +120,15 @@ def celery_stack(tmp_path_factory, taxi_csv, procfs):
     _mariadb(f"CREATE DATABASE {mlmd_db}; CREATE USER '{user}'@'%' IDENTIFIED BY '{mlmd_password}'; "
              f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{mlmd_password}'; "
              f"GRANT ALL ON {mlmd_db}.* TO '{user}'@'%'; GRANT ALL ON {mlmd_db}.* TO '{user}'@'localhost'")
-    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"
     env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")  # must stay unused
     # The taxi spec with a 1-minute deadline: the run (several minutes) is late, and the triggerer says so.
     pipelines = var / "pipelines"
     shutil.copytree(PROJECT_ROOT / "pipelines" / "taxi", pipelines / "taxi")
     spec = pipelines / "taxi" / "pipeline.yaml"
-    spec.write_text(spec.read_text().replace("deadline_minutes: 120", "deadline_minutes: 1"))
+    text = spec.read_text().replace("deadline_minutes: 120", "deadline_minutes: 1")
+    assert text.count('schedule: "30 3 * * *"') == 1
+    spec.write_text(text.replace('schedule: "30 3 * * *"', "schedule: null"))
     env["NIGHTSHIFT_PIPELINES_DIR"] = str(pipelines)
     webhook = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
@@ -142,6 +151,9 @@ def celery_stack(tmp_path_factory, taxi_csv, procfs):
         from nightshift.s3 import client_from_env
 
         seed(client_from_env(), taxi_csv, "s3://nightshift-raw/taxi/", "trip_start_timestamp")
+        rows = taxi_csv.read_text().splitlines()[:201]  # what the Asset-triggered scoring run will score
+        client_from_env().put_object(Bucket="nightshift-raw", Key="taxi-score/date=2030-01-01/part-00000.csv",
+                                     Body=("\n".join(rows) + "\n").encode())
         yield stack
     finally:
         stop.set()
@@ -162,13 +174,34 @@ def test_stack_runs_two_celery_workers_and_a_triggerer(celery_stack):
     assert {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "seaweedfs"} <= running
 
 
-def test_taxi_nightly_runs_on_both_workers_with_mlmd_in_mariadb(celery_stack):
+def _runs(api: AirflowClient, dag_id: str, run_type: str) -> list[dict]:
+    return api.request("GET", f"/dags/{dag_id}/dagRuns", "list runs", params={"run_type": run_type})["dag_runs"]
+
+
+def _first_run(api: AirflowClient, dag_id: str, run_type: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runs := _runs(api, dag_id, run_type):
+            return runs[0]
+        time.sleep(3)
+    raise AssertionError(f"the scheduler created no {run_type} run of {dag_id} within {timeout:.0f} s")
+
+
+def test_the_scheduler_runs_taxi_nightly_from_its_cron_on_both_workers_with_mlmd_in_mariadb(celery_stack):
     env = celery_stack.env
     api = AirflowClient.from_env(env)
     api.wait_for_dag(DAG_ID, timeout=300)
+    api.wait_for_dag(SCORE_DAG, timeout=300)
+    api.unpause(SCORE_DAG)  # waits for the model's Asset: its scoring schedule is null here
     api.unpause(DAG_ID)
-    run_id = "e2e_celery"
-    api.trigger(DAG_ID, conf={"train_steps": 300, "min_accuracy": 0.5}, run_id=run_id)
+    scheduled = _first_run(api, DAG_ID, "scheduled", timeout=180)
+    run_id = scheduled["dag_run_id"]
+    # The cron's latest tick before now ("0 2 * * *": today's 02:00 UTC, or yesterday's before then).
+    from croniter import croniter
+
+    tick = croniter("0 2 * * *", datetime.now(timezone.utc)).get_prev(datetime)
+    assert datetime.fromisoformat(scheduled["logical_date"].replace("Z", "+00:00")) == tick, scheduled
+    assert scheduled["conf"] == {} and len(_runs(api, DAG_ID, "manual")) == 0
     run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
     tis = api.task_instances(DAG_ID, run_id)
     assert run["state"] == "success", {t["task_id"]: (t["state"], t.get("hostname")) for t in tis}
@@ -200,20 +233,16 @@ def test_taxi_nightly_runs_on_both_workers_with_mlmd_in_mariadb(celery_stack):
     assert manifest.run_id == run_id and manifest.extra["mlmd_mysql"] == lineage["mlmd"]
 
 
-def test_a_scoring_run_on_the_celery_stack(celery_stack, taxi_csv):
+def test_the_published_models_asset_triggers_the_scoring_run(celery_stack):
     from nightshift.s3 import client_from_env
 
     api = AirflowClient.from_env(celery_stack.env)
-    api.wait_for_dag(SCORE_DAG, timeout=300)
-    api.unpause(SCORE_DAG)
-    rows = taxi_csv.read_text().splitlines()[:201]
-    client_from_env().put_object(Bucket="nightshift-raw", Key="taxi-score/date=2030-01-01/part-00000.csv",
-                                 Body=("\n".join(rows) + "\n").encode())
-    api.trigger(SCORE_DAG, conf={"input_uri": "s3://nightshift-raw/taxi-score/date=2030-01-01/part-00000.csv"},
-                run_id="e2e_celery_score")
-    run = api.wait_for_run(SCORE_DAG, "e2e_celery_score", timeout=900, poll=3)
-    states = {t["task_id"]: t["state"] for t in api.task_instances(SCORE_DAG, "e2e_celery_score")}
+    triggered = _first_run(api, SCORE_DAG, "asset_triggered", timeout=300)
+    run_id = triggered["dag_run_id"]
+    run = api.wait_for_run(SCORE_DAG, run_id, timeout=900, poll=3)
+    states = {t["task_id"]: t["state"] for t in api.task_instances(SCORE_DAG, run_id)}
     assert run["state"] == "success", states
+    assert _runs(api, SCORE_DAG, "manual") == [] and _runs(api, SCORE_DAG, "scheduled") == []
     from nightshift.predictions import read_marker
 
     assert read_marker(client_from_env(), "s3://nightshift-models/predictions/taxi/date=2030-01-01/")["rows"] == 200
@@ -237,7 +266,10 @@ def test_no_secret_in_any_task_log_file_under_var_or_command_line(celery_stack):
     assert all(len(v) >= 16 for v in secrets.values()), "every secret is configured"
     api = AirflowClient.from_env(env)
     places: dict[str, str] = {}
-    for dag_id, run_id in ((DAG_ID, "e2e_celery"), (SCORE_DAG, "e2e_celery_score")):
+    runs = [(DAG_ID, r["dag_run_id"]) for r in _runs(api, DAG_ID, "scheduled")] + [
+        (SCORE_DAG, r["dag_run_id"]) for r in _runs(api, SCORE_DAG, "asset_triggered")]
+    assert len(runs) == 2, runs
+    for dag_id, run_id in runs:
         for ti in api.task_instances(dag_id, run_id):
             for attempt in range(1, int(ti.get("try_number") or 1) + 1):
                 places[f"task log {dag_id}/{run_id}/{ti['task_id']} try {attempt}"] = api.task_log(

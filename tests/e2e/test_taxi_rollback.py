@@ -53,7 +53,7 @@ def _score(api, run_id: str, taxi_csv: Path, day: str) -> dict:
     return read_marker(s3, f"s3://nightshift-models/predictions/taxi/date={day}/")
 
 
-def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi_csv, tmp_path):
+def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi_csv, tmp_path, served_taxi_model):
     registry = ModelRegistry(client_from_env(), MODEL_URI)
     first = registry.read_pointer().version
     second = _republish_serving_version(registry, tmp_path)
@@ -99,7 +99,7 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
     assert registry.read_pointer().version == first
 
 
-def test_serve_sync_places_the_rolled_back_version(stack, tmp_path):
+def test_serve_sync_places_the_rolled_back_version(stack, tmp_path, served_taxi_model):
     registry = ModelRegistry(client_from_env(), MODEL_URI)
     serving = registry.read_pointer().version
     out = _cli(stack, "serve-sync", "taxi", str(tmp_path / "models" / "taxi"))

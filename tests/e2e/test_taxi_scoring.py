@@ -41,13 +41,13 @@ def _run(api, run_id: str, conf: dict) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def scoring_api(api):
+def scoring_api(api, served_taxi_model):
     api.wait_for_dag(DAG_ID, timeout=240)
     api.unpause(DAG_ID)
     return api
 
 
-def test_publish_updates_the_model_asset(api):
+def test_publish_updates_the_model_asset(api, served_taxi_model):
     events = api.request("GET", "/assets/events", "asset events", params={"limit": 100})["asset_events"]
     assert any(e.get("source_dag_id") == "taxi_nightly" and e.get("source_task_id") == "pusher" for e in events)
 
