@@ -112,7 +112,7 @@ contract: {contract}
 module_file: {module}
 
 training:
-  train_steps: 300
+  train_steps: 1000
   eval_steps: 50
 
 evaluation:

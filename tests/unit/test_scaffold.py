@@ -62,7 +62,7 @@ def test_scaffold_writes_a_spec_that_loads_a_contract_and_a_module(tmp_path):
     assert "CLASSES = ['high', 'low']" in module and "$" not in module
     shares = ast.literal_eval(re.search(r"^CLASS_SHARES = (.*)$", module, flags=re.M).group(1))
     assert shares == [round(sum(1 for r in _rows(made) if r == c) / 120, 6) for c in ("high", "low")]
-    assert 'Dense(1, activation="sigmoid"' in module and "class_weight=class_weights()" in module
+    assert 'Dense(1, activation="sigmoid"' in module and "math.log(prior / (1 - prior))" in module
 
     contract = json.loads(made.contract.read_text())
     label_sets = [e for e in contract["expectations"]
