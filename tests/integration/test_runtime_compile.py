@@ -80,7 +80,13 @@ def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, pr
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     if outputs is not None:
         outputs.append(proc.stdout + proc.stderr)
-    proc = subprocess.run([py, "-c", probe, str(run.ir_path)], capture_output=True, text=True, timeout=300, env=env)
+    return _probe(probe, run.ir_path, env)
+
+
+def _probe(probe: str, ir_path, env: dict | None = None) -> dict:
+    env = {**os.environ, **(env or {})}
+    proc = subprocess.run([str(load_settings().runtime_python), "-c", probe, str(ir_path)], capture_output=True,
+                          text=True, timeout=300, env=env)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:"))
     return json.loads(line[5:])
 
@@ -117,6 +123,10 @@ def test_with_nothing_served_the_graph_is_the_airflow_topology_without_a_champio
                 if n.node_id != CHAMPION_ID}
     assert graph == expected
     assert json.loads((tmp_path / "run" / "champion.json").read_text()) == {}
+    # Without beam_pipeline_args in the spec, every Beam-based component gets the default: multi-process.
+    beam = _probe(_BEAM, tmp_path / "run" / "pipeline_ir.pb")
+    assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam), beam
+    assert all(v == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] for v in beam.values())
 
 
 def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champion(tmp_path, bucket, s3,
@@ -157,8 +167,3 @@ def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(tmp_path)
     beam_nodes = _compile(tmp_path, publish=True, spec_path=spec_path, probe=_BEAM)
     assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam_nodes), beam_nodes
     assert all(v == args for v in beam_nodes.values()), beam_nodes
-
-    default_nodes = _compile(tmp_path / "default", publish=True, probe=_BEAM)
-    assert set(default_nodes) == set(beam_nodes)
-    assert all(v == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-               for v in default_nodes.values()), default_nodes
