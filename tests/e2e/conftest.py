@@ -139,18 +139,34 @@ def procfs() -> type[ProcFs]:
 
 
 @pytest.fixture(scope="session")
-def served_taxi_model(api, seeded):
-    """The served taxi version: the one an earlier test published, or one published here when this file runs
-    alone (so every file that needs a champion passes on its own)."""
+def taxi_published(api, seeded) -> dict:
+    """One publishing run of taxi_nightly per session, triggered through the REST API with the form's params:
+    its run id, final state, the version served before it and the one it published. Every test that needs
+    "the model the nightly published" asks for this, so any e2e file passes on its own."""
+    from nightshift.registry.store import ModelRegistry
+    from nightshift.s3 import client_from_env
+
+    registry = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi")
+    before = registry.read_pointer()
+    run_id = "e2e_publish"
+    api.trigger(DAG_ID, conf={"train_steps": 900, "min_accuracy": 0.6, "window_days": 0, "publish": True},
+                run_id=run_id)
+    run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
+    after = registry.read_pointer()
+    return {"run_id": run_id, "state": run["state"], "served_before": before,
+            "version": after.version if after is not None and after.run_id == run_id else None}
+
+
+@pytest.fixture(scope="session")
+def served_taxi_model(api, seeded, request):
+    """The served taxi version: whatever an earlier test published, else the session's publishing run."""
     from nightshift.registry.store import ModelRegistry
     from nightshift.s3 import client_from_env
 
     registry = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi")
     if registry.read_pointer() is None:
-        run_id = "e2e_fixture_publish"
-        api.trigger(DAG_ID, conf={"train_steps": 900}, run_id=run_id)
-        run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
-        assert run["state"] == "success", f"the fixture's publish run ended {run['state']}"
+        published = request.getfixturevalue("taxi_published")
+        assert published["state"] == "success", f"the session's publishing run ended {published['state']}"
     pointer = registry.read_pointer()
     assert pointer is not None
     return pointer

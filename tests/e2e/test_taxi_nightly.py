@@ -63,15 +63,9 @@ def _majority_share(taxi_csv: Path) -> float:
     return max(sum(labels), len(labels) - sum(labels)) / len(labels)
 
 
-def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded, taxi_csv, tmp_path):
-    from nightshift.s3 import client_from_env
-
-    served_before = ModelRegistry(client_from_env(), MODEL_URI).read_pointer()
-    run_id = "e2e_publish"
-    api.trigger(DAG_ID, conf={"train_steps": 900, "min_accuracy": 0.6, "window_days": 0, "publish": True},
-                run_id=run_id)
-    run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
-    assert run["state"] == "success", _failure_report(api, run_id)
+def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, taxi_published, taxi_csv, tmp_path):
+    served_before, run_id = taxi_published["served_before"], taxi_published["run_id"]
+    assert taxi_published["state"] == "success", _failure_report(api, run_id)
 
     states = _task_states(api, run_id)
     for task in ("stage_window", "data_contract_gate", "compile_tfx_pipeline", "example_gen", "statistics_gen",
@@ -121,7 +115,7 @@ def test_nightly_run_publishes_a_verified_model_that_scores_raw_rows(api, seeded
     assert len({round(s, 4) for s in scored["scores"]}) > 10  # a real model, not a constant
 
 
-def test_a_challenger_worse_than_the_served_model_is_not_published(api, seeded):
+def test_a_challenger_worse_than_the_served_model_is_not_published(api, served_taxi_model):
     """Twenty training steps: a constant guesser. The Evaluator compares it with the served version (the
     champion) and the pusher with the majority class; the pointer stays where it is."""
     from nightshift.s3 import client_from_env
@@ -129,7 +123,6 @@ def test_a_challenger_worse_than_the_served_model_is_not_published(api, seeded):
     s3 = client_from_env()
     registry = ModelRegistry(s3, MODEL_URI)
     served = registry.read_pointer()
-    assert served is not None, "needs a served taxi model (test_nightly_run_publishes... runs first)"
     before = s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read()
     versions_before = registry.versions()
 
@@ -154,23 +147,24 @@ def test_a_challenger_worse_than_the_served_model_is_not_published(api, seeded):
     assert registry.versions() == versions_before
 
 
-def test_cli_lists_published_versions_with_checksum_status(stack, api):
+def test_cli_lists_published_versions_with_checksum_status(stack, api, taxi_published):
     settings_bin = Path(load_settings().project_root) / ".venv" / "bin" / "nightshift"
     out = subprocess.run([str(settings_bin), "models", "list", "taxi"], capture_output=True, text=True,
                          env={**stack.process_env()}, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "s3://nightshift-models/taxi/1/" in out.stdout
+    assert f"s3://nightshift-models/taxi/{taxi_published['version']}/" in out.stdout
     assert "binary_accuracy=" in out.stdout and "checksums: OK" in out.stdout
 
 
-def test_lineage_names_partitions_contract_run_and_tfx_artifacts(stack, api):
+def test_lineage_names_partitions_contract_run_and_tfx_artifacts(stack, api, taxi_published):
     settings_bin = Path(load_settings().project_root) / ".venv" / "bin" / "nightshift"
-    out = subprocess.run([str(settings_bin), "lineage", "taxi", "1", "--json"], capture_output=True, text=True,
+    version, run_id = str(taxi_published["version"]), taxi_published["run_id"]
+    out = subprocess.run([str(settings_bin), "lineage", "taxi", version, "--json"], capture_output=True, text=True,
                          env={**stack.process_env()}, timeout=300)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     manifest = doc["manifest"]
-    assert doc["dag_id"] == "taxi_nightly" and manifest["run_id"] == "e2e_publish"
+    assert doc["dag_id"] == "taxi_nightly" and manifest["run_id"] == run_id
     assert len(doc["partitions"]) == manifest["data_window"]["partitions"] == 1423
     assert doc["partitions"][0]["uri"].startswith("s3://nightshift-raw/taxi/date=2013-01-01/")
     assert all(p["etag"] for p in doc["partitions"])
@@ -179,4 +173,4 @@ def test_lineage_names_partitions_contract_run_and_tfx_artifacts(stack, api):
     produced = {(a["producer"], a["type"]) for a in doc["tfx"]["artifacts"]}
     assert {("CsvExampleGen", "Examples"), ("StatisticsGen", "ExampleStatistics"), ("SchemaGen", "Schema"),
             ("Trainer", "Model"), ("Evaluator", "ModelBlessing")} <= produced
-    assert doc["report_uri"].endswith("/taxi/e2e_publish/contract_gate/data_docs.html")
+    assert doc["report_uri"].endswith(f"/taxi/{run_id}/contract_gate/data_docs.html")
