@@ -52,6 +52,7 @@ def test_scaffold_writes_a_spec_that_loads_a_contract_and_a_module(tmp_path):
     majority = max(sum(1 for r in _rows(made) if r == "high"), sum(1 for r in _rows(made) if r == "low")) / 120
     assert spec.evaluation.thresholds == {"binary_accuracy": int(majority * 100) / 100, "auc": 0.6}
     assert spec.evaluation.baseline_margin == 0.02
+    assert spec.training.train_steps == 1000  # 120 rows: the floor
     assert spec.source.timestamp_column is None
 
     module = made.module.read_text()
@@ -129,6 +130,7 @@ def test_an_imbalanced_label_gets_a_margin_it_can_reach(tmp_path):
     made = _scaffold(tmp_path, path)
     spec = load_spec(made.spec, tmp_path)
     assert spec.evaluation.baseline_margin == 0.002
+    assert spec.training.train_steps == 1000
     assert spec.evaluation.thresholds == {"binary_accuracy": 0.98, "auc": 0.6}
     assert "CLASS_SHARES = [0.02, 0.98]" in made.module.read_text()
 
@@ -155,3 +157,10 @@ def test_the_drafted_contract_bounds_numbers_and_gives_the_timestamp_the_window(
         (5.95, 595.0, "window")]  # tenfold around the sample median 59.5
     assert not [e for e in by_column["flag"] if "median" in e["type"] or "mean" in e["type"]]  # a flag: 2 values
     assert not [e for e in by_column["ts"] if "median" in e["type"]]
+
+
+@pytest.mark.parametrize(("rows", "steps"), [(344, 1000), (10_000, 3125), (1_000_000, 5000)])
+def test_training_steps_grow_with_the_sample_within_bounds(rows, steps):
+    from nightshift.scaffold import train_steps_for
+
+    assert train_steps_for(rows) == steps
