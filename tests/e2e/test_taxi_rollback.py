@@ -37,17 +37,23 @@ def _republish_serving_version(registry: ModelRegistry, tmp_path: Path) -> int:
     return registry.publish(tmp_path / "model", {**fields, "run_id": f"e2e_republish_of_v{pointer.version}"}).version
 
 
-def _score(api, run_id: str, taxi_csv: Path, day: str) -> dict:
+def _held_out(taxi_csv: Path, rows: int) -> bytes:
+    """The last `rows` trips without the label column, as a scoring job gets them."""
     with taxi_csv.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    drop = rows[0].index("tips")
+        data = list(csv.reader(fh))
+    drop = data[0].index("tips")
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([[v for i, v in enumerate(r) if i != drop]
-                                                   for r in [rows[0], *rows[-300:]]])
+                                                   for r in [data[0], *data[-rows:]]])
+    return buf.getvalue().encode()
+
+
+def _score(api, run_id: str, taxi_csv: Path, day: str, rows: int = 300, **params) -> dict:
     s3 = client_from_env()
-    s3.put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv", Body=buf.getvalue().encode())
-    api.trigger(SCORE_DAG, conf={"input_uri": f"s3://nightshift-raw/e2e-rollback/date={day}/part-00000.csv"},
-                run_id=run_id)
+    s3.put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv",
+                  Body=_held_out(taxi_csv, rows))
+    api.trigger(SCORE_DAG, conf={"input_uri": f"s3://nightshift-raw/e2e-rollback/date={day}/part-00000.csv",
+                                 **params}, run_id=run_id)
     run = api.wait_for_run(SCORE_DAG, run_id, timeout=900, poll=3)
     assert run["state"] == "success", {t["task_id"]: t["state"] for t in api.task_instances(SCORE_DAG, run_id)}
     return read_marker(s3, f"s3://nightshift-models/predictions/taxi/date={day}/")
@@ -107,24 +113,11 @@ def test_a_version_that_is_not_served_scores_from_the_form_and_the_command_line(
     serving = registry.read_pointer().version
     other = max(v for v in registry.versions() if v != serving)
 
-    day = "2030-03-05"
-    with taxi_csv.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    drop = rows[0].index("tips")
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([[v for i, v in enumerate(r) if i != drop]
-                                                   for r in [rows[0], *rows[-120:]]])
-    client_from_env().put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv",
-                                 Body=buf.getvalue().encode())
-    api.trigger(SCORE_DAG, conf={"input_uri": f"s3://nightshift-raw/e2e-rollback/date={day}/part-00000.csv",
-                                 "model_version": other}, run_id="e2e_score_pinned_version")
-    run = api.wait_for_run(SCORE_DAG, "e2e_score_pinned_version", timeout=900, poll=3)
-    assert run["state"] == "success"
-    marker = read_marker(client_from_env(), f"s3://nightshift-models/predictions/taxi/date={day}/")
+    marker = _score(api, "e2e_score_pinned_version", taxi_csv, "2030-03-05", rows=120, model_version=other)
     assert (marker["model_version"], marker["rows"]) == (other, 120)
 
     local_input = tmp_path / "held_out.csv"
-    local_input.write_bytes(buf.getvalue().encode())
+    local_input.write_bytes(_held_out(taxi_csv, 120))
     out = _cli(stack, "score", "taxi", str(local_input), str(tmp_path / "predictions"), "--version", str(other),
                "--run-id", "e2e_cli_score")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
