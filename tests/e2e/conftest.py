@@ -41,10 +41,24 @@ def alerts():
 
 
 @pytest.fixture(scope="session")
-def stack(s3_server, test_env, alerts) -> Stack:
+def mail():
+    """An SMTP server on 127.0.0.1 that the stack knows as connection `nightshift_smtp_e2e`; keeps each mail."""
+    from smtp_sink import start_sink
+
+    server, sink = start_sink()
+    yield server, sink
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def stack(s3_server, test_env, alerts, mail) -> Stack:
+    from smtp_sink import connection_json
+
     env = dict(test_env)
     env["AIRFLOW_CONN_NIGHTSHIFT_ALERTS"] = json.dumps(
         {"conn_type": "http", "host": f"http://127.0.0.1:{alerts.server_port}/alerts"})
+    env["AIRFLOW_CONN_NIGHTSHIFT_SMTP_E2E"] = connection_json(mail[0])
     # Only runs we trigger: the scheduler must not add the nightly interval's own run beside them.
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     stack = Stack(env)
