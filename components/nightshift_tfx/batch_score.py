@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stdout, force=True)
 
     from nightshift.config import load_settings
+    from nightshift.errors import ChecksumMismatch
     from nightshift.predictions import OutputNotOwned, check_output_location, commit_output, protected_prefixes
     from nightshift.registry.store import ModelRegistry
     from nightshift.s3 import client_from_env
@@ -289,8 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA_ERROR
     with tempfile.TemporaryDirectory(prefix="nightshift-score-") as tmp:
         tmp_path = Path(tmp)
-        manifest = ModelRegistry(client or client_from_env(), args.model_uri).download_serving(
-            tmp_path / "model", args.version)
+        try:
+            manifest = ModelRegistry(client or client_from_env(), args.model_uri).download_serving(
+                tmp_path / "model", args.version)
+        except ChecksumMismatch as exc:  # the stored bytes differ from their manifest: a retry reads the same
+            log.error("%s", exc)
+            return EXIT_INPUT_ERROR
         log.info("model %s version %d verified (%d files, sha256 each)", args.model_uri, manifest.version,
                  len(manifest.files))
         try:

@@ -109,8 +109,11 @@ def test_a_corrupted_variables_file_makes_scoring_refuse_and_name_it(scoring_api
     finally:
         s3.put_object(Bucket="nightshift-models", Key=key, Body=original)
     assert state == "failed" and states["score"] == "failed", states
+    tries = {ti["task_id"]: ti["try_number"] for ti in scoring_api.task_instances(DAG_ID, "e2e_score_corrupt")}
+    assert tries["score"] == 1  # the stored bytes stay wrong: no retry, the alert goes out at once
     log = scoring_api.task_log(DAG_ID, "e2e_score_corrupt", "score")
     assert "variables/variables.data-00000-of-00001" in log and "refusing to load" in log
+    assert "exit 3: the data was rejected (no retry)" in log
     assert read_marker(s3, f"s3://{OUT_BUCKET}/{OUT_PREFIX}date=2030-02-03/") is None  # nothing written
 
 
