@@ -57,6 +57,18 @@ def fetch_champion(spec: PipelineSpec, run: RunConfig) -> Champion | None:
     return champion
 
 
+def champion_moved(registry: ModelRegistry, compared_with: int | None, run_id: str) -> str | None:
+    """Why publishing would be unfair, if the pointer moved since compile time (a rollback or promote during the
+    run): the challenger was measured against a version that is no longer served. A pointer this run moved
+    itself (a retried pusher) is not a move."""
+    pointer = registry.read_pointer()
+    now = pointer.version if pointer else None
+    if now == compared_with or (pointer is not None and pointer.run_id == run_id):
+        return None
+    return (f"the served version changed during this run (compared with {compared_with or 'none'}, now serving "
+            f"{now or 'none'}); run again to be measured against what is served")
+
+
 def read_champion(run: RunConfig) -> Champion | None:
     path = Path(run.run_dir) / CHAMPION_FILE
     if not path.exists():

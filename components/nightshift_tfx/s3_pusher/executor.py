@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 
 from nightshift.registry.store import ModelRegistry
 from nightshift.s3 import client_from_env
+from nightshift_tfx.champion import champion_moved
 from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, load_metrics
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class Executor(pusher_executor.Executor):
             reasons = blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]
         if not baseline.passed:
             reasons.append(baseline.describe())
+        run = json.loads(exec_properties.get("run_metadata") or "{}")
+        registry = ModelRegistry(client_from_env(), exec_properties["destination_uri"])
+        if not reasons and (moved := champion_moved(registry, run.get("champion_version"), run.get("run_id", ""))):
+            reasons.append(moved)
         if reasons:
             for line in reasons:
                 log.warning("NOT BLESSED: %s", line)
@@ -59,8 +64,6 @@ class Executor(pusher_executor.Executor):
             _write_result(model_push, {"pushed": False, "reasons": reasons, "baseline": baseline.as_dict()})
             return
 
-        run = json.loads(exec_properties.get("run_metadata") or "{}")
-        registry = ModelRegistry(client_from_env(), exec_properties["destination_uri"])
         manifest = registry.publish(
             Path(self.GetModelPath(input_dict)),
             {
@@ -71,7 +74,7 @@ class Executor(pusher_executor.Executor):
                 "data_window": run.get("data_window", {}),
                 "contract": run.get("contract", {}),
                 "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy"),
-                             "baseline": baseline.as_dict()},
+                             "baseline": baseline.as_dict(), "champion_version": run.get("champion_version")},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
                           "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},
