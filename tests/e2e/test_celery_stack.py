@@ -26,6 +26,7 @@ import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -223,7 +224,7 @@ def test_the_scheduler_runs_taxi_nightly_from_its_cron_on_both_workers_with_mlmd
     # Deadline 1 minute after queueing, run took longer: one run_late alert from the triggerer.
     late = [a for a in _Webhook.received if a.get("kind") == "run_late" and a.get("run_id") == run_id]
     assert len(late) == 1, _Webhook.received
-    assert late[0]["dag_id"] == DAG_ID and late[0]["log_url"].endswith(f"/dags/{DAG_ID}/runs/{run_id}")
+    assert late[0]["dag_id"] == DAG_ID and late[0]["log_url"].endswith(f"/dags/{DAG_ID}/runs/{quote(run_id)}")
     assert "not finished 1 min after it was queued" in late[0]["reason"]
 
     from nightshift.registry.store import ModelRegistry
