@@ -77,7 +77,8 @@ class AirflowSpec:
 
 @dataclass(frozen=True)
 class DriftSpec:
-    """TFDV drift of this run's statistics against those of the run that trained the served version (0 = not checked)."""
+    """TFDV drift of this run's statistics against those of the run that trained the served version
+    (0 = not checked)."""
 
     categorical_linf: float = 0.0  # L-infinity distance bound for string features
     numeric_js: float = 0.0  # Jensen-Shannon divergence bound for numeric features
