@@ -26,6 +26,8 @@ DAG_ID = f"{NAME}_batch_score"
 @pytest.fixture()
 def mailing_pipeline():
     folder = PROJECT_ROOT / "pipelines" / NAME
+    if folder.exists():  # someone's own pipeline by that name: neither overwrite nor remove it
+        pytest.fail(f"{folder} exists; this test writes and removes a pipeline of that name")
     doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "penguins" / "pipeline.yaml").read_text())
     doc.update(name=NAME, description="penguins, with failure mail")
     doc["source"] = {**doc["source"], "dataset": NAME, "uri": f"s3://nightshift-raw/{NAME}/"}
