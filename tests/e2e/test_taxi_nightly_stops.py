@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 
 from nightshift.registry.layout import pointer_key
-from nightshift.s3 import client_from_env
+from nightshift.s3 import client_from_env, put_if_absent
 from nightshift.testing import taxi_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -55,14 +55,16 @@ def test_a_changed_type_and_a_drifted_window_stop_before_training_without_retry(
     s3 = client_from_env()
     pointer_before = s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read()
     landed, runs = [], {}
-    for name, (day, change, _) in CASES.items():
-        key = f"taxi/date={day.isoformat()}/part-00000.csv"
-        s3.put_object(Bucket="nightshift-raw", Key=key, Body=_partition(taxi_csv, day, change))
-        landed.append(key)
-        runs[name] = f"e2e_stop_{name}"
-        api.trigger(DAG_ID, conf={"window_days": 1}, run_id=runs[name],
-                    logical_date=f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z")
     try:
+        for name, (day, change, _) in CASES.items():
+            key = f"taxi/date={day.isoformat()}/part-00000.csv"
+            # Create-only, so the cleanup below deletes only partitions this test wrote.
+            if not put_if_absent(s3, "nightshift-raw", key, _partition(taxi_csv, day, change), "text/csv"):
+                pytest.fail(f"s3://nightshift-raw/{key} exists; this test lands and removes its own partition there")
+            landed.append(key)
+            runs[name] = f"e2e_stop_{name}"
+            api.trigger(DAG_ID, conf={"window_days": 1}, run_id=runs[name],
+                        logical_date=f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z")
         for name, run_id in runs.items():
             run = api.wait_for_run(DAG_ID, run_id, timeout=1500, poll=5)
             tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, run_id)}
