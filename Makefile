@@ -8,19 +8,19 @@ bootstrap:  ## build .venv (Airflow side) and .venv-tfx (TFX side) from the lock
 	@scripts/bootstrap.sh
 
 up: bootstrap  ## start SeaweedFS and Airflow (API/UI on 127.0.0.1:8080, scheduler, DAG processor)
-	@$(PY) -m nightshift.services.stack up
+	@$(PY) -m nightshift.local.stack up
 
 down:  ## stop what `make up` started, by PID
-	@if [ -x $(PY) ]; then $(PY) -m nightshift.services.stack down; fi
+	@if [ -x $(PY) ]; then $(PY) -m nightshift.local.stack down; fi
 
 status:
-	@$(PY) -m nightshift.services.stack status
+	@$(PY) -m nightshift.local.stack status
 
 seed: up  ## upload the taxi CSV into s3://nightshift-raw/taxi/date=YYYY-MM-DD/
 	@.venv/bin/nightshift seed taxi
 
 demo: bootstrap  ## start services, seed, run taxi_nightly through Airflow, print the published model
-	@$(PY) -m nightshift.demo
+	@$(PY) -m nightshift.local.demo
 
 test: bootstrap  ## unit, integration and end-to-end tests (starts its own servers on other ports)
 	@.venv-tfx/bin/python -m pytest tests/runtime -v -p no:cacheprovider -W ignore::FutureWarning
@@ -29,5 +29,6 @@ test: bootstrap  ## unit, integration and end-to-end tests (starts its own serve
 test-unit: bootstrap
 	@$(PY) -m pytest -m unit -q
 
-lint: bootstrap
-	@.venv/bin/ruff check src components plugins dags tests
+lint: bootstrap  ## ruff on every Python folder; mypy (strict on definitions) on the shared core and the registry
+	@.venv/bin/ruff check src components plugins dags tests bench pipelines
+	@.venv/bin/mypy src/nightshift/core

@@ -1,10 +1,11 @@
-"""Benchmark: taxi_nightly through Airflow (one process per TFX node) vs. TFX's LocalDagRunner.
+"""Benchmark: taxi_nightly through Airflow (one task per TFX node, warm runtime) vs. TFX's LocalDagRunner.
 
 One script, one session, same data, same pipeline definition (nightshift_tfx.pipeline.create_pipeline):
   1. start a private stack (SeaweedFS + Airflow) in a temp folder on ports apart from `make up`'s;
   2. seed the taxi data, trigger taxi_nightly through the REST API, time trigger -> success;
   3. run the same pipeline on the same staged CSV with LocalDagRunner in one .venv-tfx process;
-  4. print both wall times, the ratio, and the per-task durations Airflow recorded.
+  4. print both wall times, the ratio, and per task Airflow's duration beside the TFX process's own wall time
+     (the warm runtime measures it), so each task's overhead is visible.
 
 Usage: .venv/bin/python bench/dag_vs_local_runner.py
 """
@@ -12,86 +13,52 @@ Usage: .venv/bin/python bench/dag_vs_local_runner.py
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
-from nightshift.airflow_api import AirflowClient
-from nightshift.cli import taxi_csv_path
-from nightshift.config import PROJECT_ROOT
-from nightshift.landing import seed
-from nightshift.run_config import RunConfig
-from nightshift.services import envfile
-from nightshift.services.stack import Stack
+from pipeline_runs import private_stack, run_dag, run_local_dag_runner
 
-DAG_ID = "taxi_nightly"
-
-
-def _seconds(start: str, end: str) -> float:
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+from nightshift.control.cli.data import taxi_csv_path
+from nightshift.control.landing import seed
 
 
 def main() -> int:
     var = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
-    env = envfile.render(PROJECT_ROOT, s3_port=29333, api_port=19080, var_dir=var)
-    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
-    env["NIGHTSHIFT_MLMD_SQLITE"] = str(var / "mlmd" / "metadata.sqlite")
-    pw = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    pw.parent.mkdir(parents=True, exist_ok=True)
-    pw.write_text('{"admin": "bench-only"}')
-    import os
-
-    os.environ.update(env)
-    stack = Stack(env)
-    stack.up(timeout=240)
-    try:
-        from nightshift.s3 import client_from_env
+    with private_stack(var, s3_port=29333, api_port=19080) as (stack, api):
+        from nightshift.core.s3 import client_from_env
 
         seed(client_from_env(), taxi_csv_path(), "s3://nightshift-raw/taxi/", "trip_start_timestamp")
-        api = AirflowClient.from_env(env)
-        api.wait_for_dag(DAG_ID, timeout=240)
-        api.unpause(DAG_ID)
-        run_id = "bench_airflow"
-        t0 = time.monotonic()
-        api.trigger(DAG_ID, conf={}, run_id=run_id)
-        run = api.wait_for_run(DAG_ID, run_id, timeout=3600, poll=2)
-        airflow_wall = time.monotonic() - t0
-        if run["state"] != "success":
-            print(f"Airflow run ended {run['state']}; see {var}/log", file=sys.stderr)
+        dag = run_dag(api, "bench_airflow")
+        if dag.state != "success":
+            print(f"Airflow run ended {dag.state}; see {var}/log", file=sys.stderr)
             return 1
-        tasks = api.task_instances(DAG_ID, run_id)
-        run_seconds = _seconds(run["start_date"], run["end_date"])
-
-        # Same RunConfig as the Airflow run, but its own pipeline root and MLMD store.
-        airflow_run = RunConfig.read(var / "runs" / "taxi" / run_id)
-        local = replace(airflow_run, run_id="bench_local", run_dir=str(var / "runs" / "local"),
-                        pipeline_root=str(var / "tfx-local"), mlmd_sqlite=str(var / "mlmd-local" / "m.sqlite"))
-        local.write()
-        runtime_env = {**stack.process_env(), "TF_USE_LEGACY_KERAS": "1"}
-        t0 = time.monotonic()
-        proc = subprocess.run([str(PROJECT_ROOT / ".venv-tfx" / "bin" / "python"), "-m", "nightshift_tfx", "local",
-                               "--run-dir", local.run_dir], env=runtime_env, capture_output=True, text=True)
-        local_wall = time.monotonic() - t0
-        if proc.returncode != 0:
-            print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
-            return 1
-    finally:
-        stack.down()
+        local_wall, _ = run_local_dag_runner(stack, dag.run_id)
+    airflow_wall, run_seconds, tfx_seconds = dag.wall_s, dag.run_s, dag.tfx_part_s
+    tasks, measured = dag.tasks, dag.costs
 
     print("\n== taxi pipeline, 15,002 rows, same machine, same session ==")
     print(f"Airflow taxi_nightly (trigger -> success, REST-observed): {airflow_wall:7.1f} s")
     print(f"Airflow taxi_nightly (dag run start -> end, Airflow's clock): {run_seconds:7.1f} s")
+    print(f"  of which the TFX part (compile start -> pusher end):        {tfx_seconds:7.1f} s")
     print(f"TFX LocalDagRunner, one process:                           {local_wall:7.1f} s")
-    print(f"ratio Airflow / LocalDagRunner:                            {airflow_wall / local_wall:7.2f}x")
-    print("\nper-task durations (s):")
+    print(f"ratio Airflow / LocalDagRunner, whole DAG:                 {airflow_wall / local_wall:7.2f}x")
+    print(f"ratio Airflow / LocalDagRunner, TFX part:                  {tfx_seconds / local_wall:7.2f}x")
+    print("\nper task: Airflow's duration; the TFX process's own wall time (the warm runtime's child) and the overhead")
+    print("(the difference); the task's cost as it recorded it (XCom `cost`): CPU seconds and peak RSS")
+    print(f"  {'task':24s} {'task s':>7s} {'process s':>9s} {'overhead s':>10s} {'cpu s':>7s} "
+          f"{'peak RSS MiB':>12s}  state")
     for ti in sorted(tasks, key=lambda t: t.get("start_date") or ""):
-        print(f"  {ti['task_id']:32s} {ti.get('duration') or 0:7.1f}  {ti['state']}")
+        duration = ti.get("duration") or 0.0
+        cost = measured.get(ti["task_id"]) or {}
+        child = cost.get("runtime_child") or {}
+        own = f"{child['wall_s']:9.1f} {duration - child['wall_s']:10.1f}" if child else f"{'-':>9s} {'-':>10s}"
+        spent = f"{cost['cpu_s']:7.1f} {cost['peak_rss_kb'] / 1024:12.0f}" if cost else f"{'-':>7s} {'-':>12s}"
+        print(f"  {ti['task_id']:24s} {duration:7.1f} {own} {spent}  {ti['state']}")
     print(json.dumps({"airflow_wall_s": round(airflow_wall, 1), "airflow_run_s": round(run_seconds, 1),
-                      "local_dag_runner_s": round(local_wall, 1), "ratio": round(airflow_wall / local_wall, 2)}))
+                      "airflow_tfx_part_s": round(tfx_seconds, 1), "local_dag_runner_s": round(local_wall, 1),
+                      "ratio": round(airflow_wall / local_wall, 2),
+                      "ratio_tfx_part": round(tfx_seconds / local_wall, 2)}))
     return 0
 
 

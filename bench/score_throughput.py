@@ -63,7 +63,7 @@ def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, q
     tensors (the batch scorer's entry)."""
     import tensorflow as tf
     from nightshift_tfx.batch_score import iter_batches, to_column_tensors, to_examples_batch
-    from nightshift_tfx.scoring import load_feature_spec
+    from nightshift_tfx.model_metadata import load_feature_spec
     from tfx_bsl.coders import example_coder
 
     spec = load_feature_spec(Path(model_dir))
@@ -116,10 +116,10 @@ def _run(target, *args) -> tuple:
 def _model_dir(args: argparse.Namespace, tmp: Path) -> Path:
     if args.model_dir:
         return Path(args.model_dir)
-    from nightshift.config import PROJECT_ROOT
-    from nightshift.registry.store import ModelRegistry
-    from nightshift.s3 import client_from_env
-    from nightshift.spec import load_spec
+    from nightshift.core.config import PROJECT_ROOT
+    from nightshift.core.registry.store import ModelRegistry
+    from nightshift.core.s3 import client_from_env
+    from nightshift.core.spec_loading import load_spec
 
     uri = args.model_uri or load_spec(PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml", PROJECT_ROOT).push.uri
     manifest = ModelRegistry(client_from_env(), uri).download_serving(tmp / "model")

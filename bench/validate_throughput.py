@@ -40,7 +40,8 @@ def _phase_read(path: str, queue: mp.Queue) -> None:
 
 
 def _phase_validate(path: str, contract: str, queue: mp.Queue) -> None:
-    from nightshift.contracts import check_staged, load_contract, window_parameters
+    from nightshift.control.contracts import load_contract, window_parameters
+    from nightshift.control.gate import check_staged
 
     c = load_contract(contract)
     import great_expectations  # noqa: F401 - import cost is not per-row work; keep it out of the timing
@@ -75,8 +76,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per phase; the median is shown")
     args = parser.parse_args()
-    from nightshift.cli import taxi_csv_path
-    from nightshift.config import PROJECT_ROOT
+    from nightshift.control.cli.data import taxi_csv_path
+    from nightshift.core.config import PROJECT_ROOT
 
     contract = str(PROJECT_ROOT / "data_contracts" / "taxi" / "taxi.v1.json")
     with tempfile.TemporaryDirectory() as tmp:

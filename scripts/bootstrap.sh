@@ -62,5 +62,5 @@ build_env .venv-tfx "$PY310" requirements/runtime.lock
 
 # An image build (docker/control.Dockerfile) stops here: its database and settings come from the environment.
 if [ -z "${NIGHTSHIFT_BOOTSTRAP_NO_INIT:-}" ]; then
-  .venv/bin/python -m nightshift.services.stack init
+  .venv/bin/python -m nightshift.local.stack init
 fi

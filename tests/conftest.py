@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.private_file import write_private
-from nightshift.s3_roles import seaweed_identities
-from nightshift.services import envfile, pidfile
+from nightshift.control.s3_roles import seaweed_identities
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.private_file import write_private
+from nightshift.local import envfile, pidfile
 
 TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
 TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT", "18080"))
@@ -43,7 +43,7 @@ def _apply_test_env(test_env: dict[str, str]) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """A real SeaweedFS S3 server on 127.0.0.1:TEST_S3_PORT for the session."""
-    from nightshift.services import seaweed
+    from nightshift.local import seaweed
 
     var = Path(test_env["NIGHTSHIFT_VAR_DIR"])
     admin = (test_env["AWS_ACCESS_KEY_ID"], test_env["AWS_SECRET_ACCESS_KEY"])
@@ -56,7 +56,7 @@ def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
 
 @pytest.fixture()
 def s3(s3_server: dict[str, str]):
-    from nightshift.s3 import client_from_env
+    from nightshift.core.s3 import client_from_env
 
     return client_from_env()
 
@@ -70,7 +70,7 @@ def bucket(s3) -> str:
 
 @pytest.fixture(scope="session")
 def taxi_csv() -> Path:
-    from nightshift.cli import taxi_csv_path
+    from nightshift.control.cli.data import taxi_csv_path
 
     return taxi_csv_path()
 

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFX 1.16 modules are Keras 2 code
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     absl_logging.set_verbosity(absl_logging.INFO)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout, force=True)
-    from nightshift.run_config import RunConfig
+    from nightshift_tfx import task_log
+
+    task_log.install()
+    from nightshift.core.run_config import RunConfig
     from nightshift_tfx import runner
 
     run = RunConfig.read(args.run_dir)
@@ -38,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.node:
         parser.error("node needs --node")
-    from nightshift import exit_codes
-    from nightshift.errors import DataRejected
+    from nightshift.core import exit_codes
+    from nightshift.core.errors import DataRejected
 
     try:
         return runner.run_node(run, args.node)

@@ -7,7 +7,7 @@ straight from Arrow, and the signature applies the same tf.Transform graph and m
 itself: tfx_bsl's C++ encoder took 0.9 s per 200k rows against 0.7 s of scoring.) A model without that
 signature is scored through `serving_default` with tfx_bsl's encoder. Output streams into one Parquet
 file, checked (one row per input row, no null scores, scores within [0, 1]) before it is committed; see
-`nightshift.predictions`.
+`nightshift.core.predictions`.
 
     python -m nightshift_tfx.batch_score --model-uri s3://b/taxi --input URI --output URI [--version N]
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import queue
 import resource
 import sys
@@ -29,21 +28,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.csv as pacsv  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from nightshift import exit_codes  # noqa: E402
-from nightshift.errors import NightshiftError  # noqa: E402
-from nightshift_tfx.scoring import load_classes, load_feature_spec, summarise  # noqa: E402
+from nightshift.core import exit_codes
+from nightshift.core.errors import NightshiftError
+from nightshift.core.scoring_input import is_parquet
+from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
 
 log = logging.getLogger(__name__)
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 DEFAULT_CHUNK_ROWS = 32_768
-# Exit codes the scoring operator reads (nightshift.exit_codes): each is a problem a retry cannot fix.
+# Exit codes the scoring operator reads (nightshift.core.exit_codes): each is a problem a retry cannot fix.
 EXIT_INPUT_ERROR = exit_codes.DATA_REJECTED  # the input cannot be scored (a column missing, a wrong type)
 EXIT_OUTPUT_ERROR = exit_codes.OUTPUT_REJECTED  # the predictions fail the output gate
 EXIT_DATA_ERROR = exit_codes.NOT_OWNED  # the output location is not nightshift's, or the input changed
@@ -66,15 +64,10 @@ class ScoreStats:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def _is_parquet(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4) == b"PAR1"
-
-
 def iter_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int,
                  key_column: str | None = None, where: str | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches of at most ~chunk_rows rows, feature columns typed as the model parses them."""
-    if _is_parquet(path):
+    if is_parquet(path):
         parquet = pq.ParquetFile(path)
         _require_key(where or str(path), parquet.schema_arrow.names, key_column)
         yield from parquet.iter_batches(batch_size=chunk_rows)
@@ -164,7 +157,7 @@ def prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
         try:
             for item in items:
                 box.put(item)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        except BaseException as exc:  # handed to the consumer, which re-raises it
             box.put(_Raised(exc))
         finally:
             box.put(done)
@@ -259,7 +252,8 @@ def check_output(output_path: Path, expected_rows: int) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line nightshift.core.batch_score_command.BatchScoreRequest writes."""
     parser = argparse.ArgumentParser(prog="python -m nightshift_tfx.batch_score")
     parser.add_argument("--model-uri", required=True)
     parser.add_argument("--input", required=True)
@@ -270,16 +264,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-column")
     parser.add_argument("--input-fingerprint", help="the ETag (or sha256:) the input gate checked; refuse others")
     parser.add_argument("--expected-rows", type=int, help="rows the input gate counted")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout, force=True)
 
-    from nightshift.config import load_settings
-    from nightshift.errors import ChecksumMismatch
-    from nightshift.predictions import OutputNotOwned, check_output_location, commit_output, protected_prefixes
-    from nightshift.registry.store import ModelRegistry
-    from nightshift.s3 import client_from_env
-    from nightshift.scoring_input import InputChanged, fetch_input
+    from nightshift.core.config import load_settings
+    from nightshift.core.errors import ChecksumMismatch
+    from nightshift.core.predictions import OutputNotOwned, check_output_location, commit_output, protected_prefixes
+    from nightshift.core.registry.store import ModelRegistry
+    from nightshift.core.s3 import client_from_env
+    from nightshift.core.scoring_input import InputChanged, fetch_input
 
     client = client_from_env() if "s3://" in (args.model_uri + args.input + args.output) else None
     protected = protected_prefixes(load_settings().pipelines_dir, args.model_uri)

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nightshift.registry.store import ModelRegistry
-from nightshift.run_config import RunConfig
-from nightshift.s3 import client_from_env
-from nightshift.spec import PipelineSpec
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.run_config import RunConfig
+from nightshift.core.s3 import client_from_env
+from nightshift.core.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
 CHAMPION_FILE = "champion.json"
@@ -94,7 +94,7 @@ def data_baseline(spec: PipelineSpec, run: RunConfig, champion: Champion | None)
     """The statistics and schema of the run that trained the served version, from ML Metadata; if that run is
     not in this store (the version came from elsewhere), the latest statistics StatisticsGen recorded. Nothing
     served, nothing to compare with: a failed run's data is no baseline."""
-    from nightshift_tfx.lineage import connect, run_artifacts
+    from nightshift_tfx.run_artifacts import connect, run_artifacts
 
     mlmd = run.mlmd_mysql or run.mlmd_sqlite
     if champion is None:

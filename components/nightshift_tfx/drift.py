@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from nightshift.spec import DriftSpec
+from nightshift.core.spec import DriftSpec
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from nightshift.metrics import BINARY, METRICS, reported_metrics
-from nightshift.spec import EvaluationSpec
+from nightshift.core.metrics import BINARY, METRICS, reported_metrics
+from nightshift.core.spec import EvaluationSpec
 
 
 def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) -> tfma.EvalConfig:
@@ -51,7 +51,7 @@ def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) ->
 
 
 def label_distribution_metric(evaluation: EvaluationSpec) -> tfma.MetricConfig:
-    """What the majority-class baseline is computed from (nightshift.baseline): the evaluation split's label
+    """What the majority-class baseline is computed from (nightshift.core.baseline): the evaluation split's label
     mean for a 0/1 label, its confusion matrix (actual class counts) for a multi-class one."""
     if METRICS[evaluation.gate_metric].kind == BINARY:
         return tfma.MetricConfig(class_name="MeanLabel")

@@ -6,8 +6,8 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 
-from nightshift.baseline import BaselineCheck, binary_class_counts, majority_share
-from nightshift.metrics import BINARY, METRICS
+from nightshift.core.baseline import BaselineCheck, binary_class_counts, majority_share
+from nightshift.core.metrics import BINARY, METRICS
 
 CANDIDATE_NAMES = {"", "candidate"}
 METRIC_NAMES = {m.tfma_key: m.name for m in METRICS.values()} | {"example_count": "example_count"}
@@ -49,7 +49,7 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
     """One line per failed threshold: metric, slice, observed value and the threshold it missed."""
     try:
         result = tfma.load_validation_result(evaluation_uri)
-    except Exception:  # noqa: BLE001 - no validation file means nothing to explain
+    except Exception:  # no validation file means nothing to explain
         return []
     lines = []
     values = _values_by_model(evaluation_uri)

@@ -7,10 +7,10 @@ from dataclasses import asdict
 
 from tfx import v1 as tfx
 
-from nightshift.mlmd import parse_mysql_url
-from nightshift.run_config import RunConfig
-from nightshift.spec import PipelineSpec
-from nightshift.topology import CHAMPION_ID, DATA_CHECK_ID, PUSHER_ID
+from nightshift.core.mlmd import parse_mysql_url
+from nightshift.core.run_config import RunConfig
+from nightshift.core.spec import PipelineSpec
+from nightshift.core.topology import CHAMPION_ID, DATA_CHECK_ID, PUSHER_ID
 from nightshift_tfx.champion import Champion, DataBaseline
 from nightshift_tfx.data_check.component import DataCheck
 from nightshift_tfx.eval_config import build_eval_config
@@ -74,7 +74,7 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig, champion: Champion | Non
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        eval_config=build_eval_config(spec.evaluation, gate_lower_bound=run.min_accuracy),
+        eval_config=build_eval_config(spec.evaluation, gate_lower_bound=run.gate_threshold),
         **baseline,
     )
     components.append(evaluator)
@@ -95,7 +95,7 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig, champion: Champion | Non
                         "data_window": run.data_window,
                         "contract": run.contract,
                         "train_steps": run.train_steps,
-                        "min_accuracy": run.min_accuracy,
+                        "gate_threshold": run.gate_threshold,
                         "champion_version": champion.version if champion else None,
                         "code_revision": run.code_revision,
                         "mlmd_sqlite": "" if run.mlmd_mysql else run.mlmd_sqlite,

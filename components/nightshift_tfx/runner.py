@@ -9,6 +9,7 @@ one Airflow run share one pipeline-run id (the Airflow run id) and one MLMD stor
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,11 @@ from tfx.orchestration.local import runner_utils
 from tfx.orchestration.portable import launcher, runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from nightshift import exit_codes
-from nightshift.errors import NightshiftError
-from nightshift.run_config import RunConfig
-from nightshift.spec import load_spec
-from nightshift.topology import CHAMPION_ID
+from nightshift.core import exit_codes
+from nightshift.core.errors import NightshiftError
+from nightshift.core.run_config import RunConfig
+from nightshift.core.spec_loading import load_spec
+from nightshift.core.topology import CHAMPION_ID, PUSHER_ID
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def compile_run(run: RunConfig) -> Path:
             continue  # the champion's Importer is a node, not a component: nothing to package
         # What tfx_runner._make_pipeline_proto does: package the module file, or Beam workers
         # fail with "No module named 'user_module_0'".
-        component._resolve_pip_dependencies(run.pipeline_root)  # noqa: SLF001
+        reuse_packaged_modules(component, run.pipeline_root)
+        component._resolve_pip_dependencies(run.pipeline_root)
     ir = compiler.Compiler().compile(pipeline)
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run.run_id}
@@ -48,6 +50,38 @@ def compile_run(run: RunConfig) -> Path:
     log.info("compiled %s for run %s: nodes %s", spec.name, run.run_id,
              [n.pipeline_node.node_info.id for n in ir.nodes])
     return run.ir_path
+
+
+def reuse_packaged_modules(component: Any, pipeline_root: str) -> None:
+    """Point the component at the wheel an earlier compile built from the same module sources, if there is one.
+
+    TFX packages the module file on every compile (a setup.py subprocess, 5-15 s on this machine). Its wheel's
+    version is the hash of every .py file in the module's folder (udf_utils._get_version_hash), so a wheel of
+    that name in `<pipeline root>/_wheels` holds exactly this code: reusing it changes nothing but the time.
+    Dependencies without such a wheel are left for TFX to build as before.
+    """
+    import os
+
+    from tfx.components.util import udf_utils
+
+    resolved = []
+    for dependency in getattr(component, "_pip_dependencies", []):
+        wheel = None
+        if isinstance(dependency, udf_utils.UserModuleFilePipDependency):
+            module_file = component.spec.exec_properties.get(dependency.module_file_key)
+            if isinstance(module_file, str) and module_file.endswith(".py") and os.path.isfile(module_file):
+                folder, name = os.path.split(os.path.abspath(module_file))
+                sources = [f for f in os.listdir(folder) if f.endswith(".py")]
+                version = udf_utils._get_version_hash(folder, sources)
+                found = sorted(Path(pipeline_root, "_wheels").glob(f"*{component.id}-0.0+{version}-*.whl"))
+                if found:
+                    wheel = str(found[0])
+                    component.spec.exec_properties[dependency.module_path_key] = f"{name[:-3]}@{wheel}"
+                    component.spec.exec_properties[dependency.module_file_key] = None
+                    log.info("%s: reusing %s (same module sources)", component.id, wheel)
+        resolved.append(wheel or dependency)
+    if resolved:
+        component._pip_dependencies = resolved
 
 
 def run_local(run: RunConfig) -> None:
@@ -76,15 +110,11 @@ def load_ir(path: Path) -> pipeline_pb2.Pipeline:
     return ir
 
 
-def node_ids(ir: pipeline_pb2.Pipeline) -> list[str]:
-    return [n.pipeline_node.node_info.id for n in ir.nodes]
-
-
 def with_password(connection: Any, run: RunConfig) -> Any:
     """The IR's MLMD connection with the MySQL password added in this process only (the IR has none)."""
     if not run.mlmd_mysql or not connection.HasField("mysql"):
         return connection
-    from nightshift.mlmd import parse_mysql_url
+    from nightshift.core.mlmd import parse_mysql_url
 
     filled = type(connection)()
     filled.CopyFrom(connection)
@@ -115,11 +145,17 @@ def run_node(run: RunConfig, node_id: str) -> int:
         custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment, node_id),
     )
     log.info("running TFX node %s of pipeline %s, run %s", node_id, ir.pipeline_info.id, run.run_id)
+    started = time.monotonic()
     info = component_launcher.launch()
     if info is None:
         raise NightshiftError(f"TFX node {node_id}: launcher returned no execution (run {run.run_id})")
     outputs = info.output_dict or {}
-    if node_id == "Pusher":
+    # The closing summary: what the node produced and where (its routine INFO lines are filtered: task_log).
+    produced = "; ".join(f"{key} -> {', '.join(a.uri for a in artifacts)}" for key, artifacts in sorted(outputs.items())
+                         if artifacts) or "no output artifacts"
+    log.info("TFX node %s finished in %.1f s (execution %s): %s", node_id, time.monotonic() - started,
+             info.execution_id, produced)
+    if node_id == PUSHER_ID:
         return _push_exit_code(outputs.get("pushed_model", []))
     return 0
 

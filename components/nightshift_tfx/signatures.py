@@ -104,10 +104,11 @@ def write_serving_metadata(serving_model_dir: str, tf_transform_output, label_ke
     for name, feature in _raw_serving_spec(tf_transform_output, label_key).items():
         dtype = {tf.float32: "float", tf.int64: "int", tf.string: "string"}[feature.dtype]
         spec[name] = {"dtype": dtype, "required": isinstance(feature, tf.io.FixedLenFeature)}
-    folder = os.path.join(serving_model_dir, "assets.extra")
-    tf.io.gfile.makedirs(folder)
-    with tf.io.gfile.GFile(os.path.join(folder, "nightshift_features.json"), "w") as fh:
+    from nightshift_tfx.model_metadata import CLASSES_FILE, FEATURES_FILE
+
+    tf.io.gfile.makedirs(os.path.join(serving_model_dir, str(FEATURES_FILE.parent)))
+    with tf.io.gfile.GFile(os.path.join(serving_model_dir, str(FEATURES_FILE)), "w") as fh:
         fh.write(json.dumps(spec, indent=2, sort_keys=True))
     if classes is not None:
-        with tf.io.gfile.GFile(os.path.join(folder, "nightshift_classes.json"), "w") as fh:
+        with tf.io.gfile.GFile(os.path.join(serving_model_dir, str(CLASSES_FILE)), "w") as fh:
             fh.write(json.dumps(list(classes)))

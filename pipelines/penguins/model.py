@@ -19,7 +19,8 @@ from tfx_bsl.tfxio import dataset_options
 NUMERIC_FEATURES = ['bill_length_mm', 'bill_depth_mm', 'flipper_length_mm', 'body_mass_g', 'year']
 CATEGORICAL_FEATURES = ['island', 'sex']  # strings: vocabulary, then one-hot
 LABEL_KEY = "species"
-CLASSES = ['Adelie', 'Chinstrap', 'Gentoo']  # label values in output order; others make Transform fail (the contract catches them first)
+# label values in output order; others make Transform fail (the contract catches them first)
+CLASSES = ['Adelie', 'Chinstrap', 'Gentoo']
 VOCAB_SIZE = 1000
 OOV_BUCKETS = 1
 HIDDEN_UNITS = [32, 16]

@@ -11,15 +11,16 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, P
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from nightshift.config import load_settings
-from nightshift.errors import SpecError
-from nightshift.spec import PipelineSpec, discover_specs, load_spec
-from nightshift.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
+from nightshift.core.config import load_settings
+from nightshift.core.errors import SpecError
+from nightshift.core.spec_loading import discover_specs, load_spec
+from nightshift.core.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
 from nightshift_airflow.hooks import SCORING_CONN_ID
 from nightshift_airflow.notifiers import failure_notifiers
 from nightshift_airflow.operators import (
     CompileTfxPipelineOperator,
     DataContractGateOperator,
+    PusherNodeOperator,
     StageWindowOperator,
     TfxNodeOperator,
 )
@@ -32,6 +33,8 @@ from nightshift_airflow.scoring_operators import (
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
+
+    from nightshift.core.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
 STAGE_TASK = "stage_window"
@@ -48,12 +51,12 @@ def trigger_params(spec: PipelineSpec) -> dict[str, Param]:
             description="Trailing days of raw partitions ending at the data interval's end; "
                         "0 = the spec's window (" + spec.window.mode + ").",
         ),
-        "min_accuracy": Param(
+        "gate_threshold": Param(
             bound, type="number", minimum=bound, maximum=1.0,
             title=f"Minimum {spec.evaluation.gate_metric}",
             description=f"Lower bound the challenger must reach to be blessed: the spec's {bound:g} or higher.",
         ),
-        "experiment_min_accuracy": Param(
+        "experiment_gate_threshold": Param(
             None, type=["null", "number"], minimum=0.0, maximum=1.0,
             title=f"Experiment: minimum {spec.evaluation.gate_metric} below the spec's",
             description="Only with Publish off: a lower bar for a model that is evaluated but never published.",
@@ -84,17 +87,23 @@ def _shown(path: Path, root: Path) -> Path:
     return path.relative_to(root) if path.is_relative_to(root) else path
 
 
-def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
-    settings = load_settings()
-    default_args = {
+def task_defaults(spec: PipelineSpec) -> dict[str, object]:
+    """Every task of a pipeline's DAGs: its owner, retries, timeout and alert channels, from the spec."""
+    return {
         "on_failure_callback": failure_notifiers(spec.alerts),
         "owner": spec.airflow.owner,
         "retries": spec.airflow.retries,
         "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
         "execution_timeout": timedelta(minutes=spec.airflow.task_timeout_minutes),
     }
+
+
+def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
+    settings = load_settings()
+    default_args = task_defaults(spec)
     dag = DAG(
         dag_id=spec.nightly_dag_id,
+        render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
         description=spec.description or f"Nightly retraining of {spec.name}",
         schedule=spec.airflow.schedule,
         start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
@@ -119,8 +128,8 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         compile_task = CompileTfxPipelineOperator(
             task_id=COMPILE_TASK, pipeline=spec.name, spec_path=str(spec.path), staged_task_id=STAGE_TASK,
             gate_task_id=GATE_TASK, train_steps="{{ params.train_steps }}", eval_steps=spec.training.eval_steps,
-            min_accuracy="{{ params.min_accuracy }}", publish="{{ params.publish }}",
-            experiment_min_accuracy="{{ params.experiment_min_accuracy }}",
+            gate_threshold="{{ params.gate_threshold }}", publish="{{ params.publish }}",
+            experiment_gate_threshold="{{ params.experiment_gate_threshold }}",
             spec_bound=spec.evaluation.thresholds[spec.evaluation.gate_metric],
         )
         stage >> gate >> compile_task
@@ -145,6 +154,8 @@ def node_operator(spec: PipelineSpec, node_id: str, **kwargs: object) -> BaseOpe
         from nightshift_airflow.pod_backend import TfxNodePodOperator  # the provider loads only when used
 
         return TfxNodePodOperator(pipeline=spec.name, node_id=node_id, execution=spec.execution, **kwargs)
+    if node_id == PUSHER_ID:
+        return PusherNodeOperator(pipeline=spec.name, node_id=node_id, registry_uri=spec.push.uri, **kwargs)
     return TfxNodeOperator(pipeline=spec.name, node_id=node_id, **kwargs)
 
 
@@ -157,19 +168,14 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
     sc = spec.scoring
     dag = DAG(
         dag_id=spec.scoring_dag_id,
+        render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
         description=f"Batch scoring with the published {spec.push.model_name} model",
         schedule=(AssetOrTimeSchedule(timetable=CronTriggerTimetable(sc.schedule, timezone="UTC"),
                                       assets=model_asset(spec)) if sc.schedule else [model_asset(spec)]),
         start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
         catchup=False,
         max_active_runs=1,
-        default_args={
-            "on_failure_callback": failure_notifiers(spec.alerts),
-            "owner": spec.airflow.owner,
-            "retries": spec.airflow.retries,
-            "retry_delay": timedelta(minutes=spec.airflow.retry_delay_minutes),
-            "execution_timeout": timedelta(minutes=spec.airflow.task_timeout_minutes),
-        },
+        default_args=task_defaults(spec),
         params={
             "input_uri": Param(sc.input_uri, type="string", minLength=1, title="Input",
                                description="A CSV/Parquet file (local path or s3://), or a prefix of date= "
@@ -207,6 +213,7 @@ def build_rollback_dag(specs: list[PipelineSpec]) -> DAG:
     names = sorted(s.name for s in specs)
     dag = DAG(
         dag_id=ROLLBACK_DAG_ID,
+        render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
         description="Serve an earlier verified model version (the operator's rollback button)",
         schedule=None,
         start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
@@ -264,7 +271,7 @@ def build_all(pipelines_dir: Path | None = None) -> dict[str, DAG]:
             if clash:
                 raise SpecError(f"{path}: name {spec.name!r} gives DAG id(s) {', '.join(clash)}, "
                                 "which another spec already uses")
-        except Exception as exc:  # noqa: BLE001 - any failure of one spec must not hide the others
+        except Exception as exc:  # any failure of one spec must not hide the others
             log.error("pipeline spec %s not loaded: %s", path, exc)
             problems[path.parent.name] = str(exc) if isinstance(exc, SpecError) else f"{path}: {exc!r}"
             continue

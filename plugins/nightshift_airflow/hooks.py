@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.hooks.subprocess import SubprocessHook
 
 if TYPE_CHECKING:
-    from nightshift.config import Settings
+    from nightshift.core.config import Settings
 
-S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.s3_roles): nightly and rollback DAGs
+S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.control.s3_roles): nightly and rollback DAGs
 SCORING_CONN_ID = "nightshift_s3_scoring"  # the scorer identity: the batch-scoring DAGs
 # What a TFX node process inherits from the worker; everything else is set explicitly.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
@@ -21,8 +21,10 @@ _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_H
                  "NIGHTSHIFT_MLMD_MYSQL", "NIGHTSHIFT_MLMD_PASSWORD", "NIGHTSHIFT_MLMD_PASSWORD_FILE")
 
 
-class NightshiftS3Hook:
-    """boto3 access configured from the `nightshift_s3` Airflow connection (type aws, endpoint in extra)."""
+class S3ConnectionAccess:
+    """boto3 access configured from an Airflow connection of type aws (endpoint in extra), through the Amazon
+    provider's S3Hook, built on first use so that parsing a DAG loads no provider. Not itself a hook: the
+    operators need a client and the credentials to hand a child process, nothing of a hook's interface."""
 
     def __init__(self, aws_conn_id: str = S3_CONN_ID):
         self.aws_conn_id = aws_conn_id
@@ -35,6 +37,15 @@ class NightshiftS3Hook:
 
     def get_client(self) -> Any:
         return self._hook.get_conn()
+
+    def presigned_get_url(self, bucket: str, key: str, expires_s: int) -> str:
+        """A GET URL for one object, signed with SigV4 (botocore signs presigned URLs with SigV2 by default in
+        us-east-1, which SigV4-only stores refuse and which bounds no expiry)."""
+        from botocore.config import Config
+
+        client = self._hook.get_client_type(config=Config(signature_version="s3v4"))
+        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                             ExpiresIn=expires_s)
 
     def runtime_env(self) -> dict[str, str]:
         """Credentials and endpoint for a child process, as standard AWS variables (never argv)."""
@@ -50,34 +61,70 @@ class NightshiftS3Hook:
 
 
 class TfxRuntimeHook(SubprocessHook):
-    """Runs `python -m nightshift_tfx ...` in the TFX interpreter, streaming its log into the task log."""
+    """Runs `python -m nightshift_tfx ...` in the TFX interpreter, streaming its log into the task log.
 
-    def __init__(self, settings: Settings, s3: NightshiftS3Hook | None = None):
+    With the warm runtime listening (`nightshift.core.warm_runtime`; the stack starts it), the module runs in a
+    forked child of a process that has TensorFlow and TFX imported already; otherwise in a new interpreter.
+    Both get the same arguments, environment and working folder, and report the same exit codes.
+    """
+
+    MODULE = "nightshift_tfx"
+
+    def __init__(self, settings: Settings, s3: S3ConnectionAccess | None = None):
         super().__init__()
         self.settings = settings
-        self.s3 = s3 or NightshiftS3Hook()
+        self.s3 = s3 or S3ConnectionAccess()
+        self._warm_socket: Any = None
+        self.last_result: Any = None  # the warm runtime's measurements of the last child (ChildResult)
 
     @staticmethod
-    def arguments(action: str, run_dir: str, node_id: str | None = None) -> list[str]:
-        """The runtime entry point's arguments: the same for a subprocess and for a pod of the runtime image."""
-        args = ["-u", "-m", "nightshift_tfx", action, "--run-dir", run_dir]
+    def module_arguments(action: str, run_dir: str, node_id: str | None = None) -> list[str]:
+        args = [action, "--run-dir", run_dir]
         return args + (["--node", node_id] if node_id else [])
 
-    def command(self, action: str, run_dir: str, node_id: str | None = None) -> list[str]:
-        return [str(self.settings.runtime_python), *self.arguments(action, run_dir, node_id)]
+    @classmethod
+    def arguments(cls, action: str, run_dir: str, node_id: str | None = None) -> list[str]:
+        """The interpreter's arguments: the same for a subprocess and for a pod of the runtime image."""
+        return ["-u", "-m", cls.MODULE, *cls.module_arguments(action, run_dir, node_id)]
 
     def environment(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
         env.update(self.s3.runtime_env())
-        env.update({"TF_USE_LEGACY_KERAS": "1", "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "1"})
+        env["PYTHONUNBUFFERED"] = "1"  # TensorFlow's own settings: nightshift_tfx/__init__.py
         return env
 
     def run_module(self, module: str, args: list[str]) -> int:
-        """Any runtime entry point (e.g. nightshift_tfx.batch_score) with the same environment."""
+        """`python -m module *args` in the runtime interpreter, warm if it is listening; the exit code."""
+        env, cwd = self.environment(), str(self.settings.project_root)
+        socket_path = self.settings.runtime_socket
+        if socket_path is not None:
+            from nightshift.core import warm_runtime
+
+            try:
+                result = warm_runtime.run(socket_path, module, args, env, cwd, self.log.info,
+                                          on_connect=self._remember_socket)
+            except warm_runtime.WarmRuntimeUnavailable as exc:
+                self.log.info("%s; starting a new interpreter", exc)
+            else:
+                self.last_result = result
+                self.log.info("warm TFX runtime child: %s", result.describe())
+                return result.exit_code
+            finally:
+                self._warm_socket = None
         cmd = [str(self.settings.runtime_python), "-u", "-m", module, *args]
-        return int(self.run_command(cmd, env=self.environment(), cwd=str(self.settings.project_root)).exit_code)
+        return int(self.run_command(cmd, env=env, cwd=cwd).exit_code)
 
     def run(self, action: str, run_dir: str, node_id: str | None = None) -> int:
-        result = self.run_command(self.command(action, run_dir, node_id), env=self.environment(),
-                                  cwd=str(self.settings.project_root))
-        return int(result.exit_code)
+        return self.run_module(self.MODULE, self.module_arguments(action, run_dir, node_id))
+
+    def _remember_socket(self, sock: Any) -> None:
+        self._warm_socket = sock
+
+    def send_sigterm(self) -> None:
+        """Task killed: end the child, warm (close its connection) or cold (SIGTERM its process group)."""
+        if self._warm_socket is not None:
+            from nightshift.core import warm_runtime
+
+            warm_runtime.cancel(self._warm_socket)
+            return
+        super().send_sigterm()

@@ -1,6 +1,6 @@
 """Airflow notifiers: a failed task of a nightshift DAG tells someone, through Airflow's notifier mechanism.
 
-`WebhookNotifier` posts nightshift.alerts' message (DAG, task, run, log link, reason) to the URL of an Airflow
+`WebhookNotifier` posts nightshift.control.alerts' message (DAG, task, run, log link, reason) to the URL of an Airflow
 connection, `nightshift_alerts` by default (set AIRFLOW_CONN_NIGHTSHIFT_ALERTS, e.g.
 '{"conn_type": "http", "host": "https://hooks.example/T000/B000"}'). Slack's incoming webhooks accept the
 payload as is (`text`). `EmailNotifier` sends the same message by e-mail (the spec's `alerts.email`) through
@@ -16,7 +16,7 @@ from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import BaseNotifier
 
 if TYPE_CHECKING:
-    from nightshift.spec import AlertSpec
+    from nightshift.core.spec import AlertSpec
 
 log = logging.getLogger(__name__)
 DEFAULT_CONN_ID = "nightshift_alerts"
@@ -28,7 +28,7 @@ def webhook_url(conn_id: str) -> str | None:
 
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # noqa: BLE001 - not found comes as several types, by secrets backend
+    except Exception as exc:  # not found comes as several types, by secrets backend
         log.warning("alert connection %r not defined (%s); the alert is only logged", conn_id, exc)
         return None
     host = conn.host or ""
@@ -45,7 +45,7 @@ async def notify_late_run(conn_id: str, deadline_minutes: float, context: dict |
 
     from airflow.configuration import conf
 
-    from nightshift.alerts import late_alert, post
+    from nightshift.control.alerts import late_alert, post
 
     alert = late_alert(context or {}, deadline_minutes, conf.get("api", "base_url", fallback="http://localhost:8080"))
     log.error("ALERT %s", alert.text.replace("\n", " | "))
@@ -62,7 +62,7 @@ class WebhookNotifier(BaseNotifier):
         self.conn_id = conn_id
 
     def notify(self, context: Any) -> None:
-        from nightshift.alerts import failure_alert, post
+        from nightshift.control.alerts import failure_alert, post
 
         alert = failure_alert(context)
         log.error("ALERT %s", alert.text.replace("\n", " | "))
@@ -83,7 +83,7 @@ class EmailNotifier(SmtpNotifier):
     def notify(self, context: Any) -> None:
         from html import escape
 
-        from nightshift.alerts import failure_alert
+        from nightshift.control.alerts import failure_alert
 
         alert = failure_alert(context)
         self.subject = alert.text.splitlines()[0]

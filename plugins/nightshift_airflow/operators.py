@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from nightshift import exit_codes
-from nightshift.config import load_settings
-from nightshift.errors import DataContractViolation
-from nightshift.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
-from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
+from nightshift.core import exit_codes
+from nightshift.core.config import load_settings
+from nightshift.core.errors import DataContractViolation
+from nightshift.core.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
+from nightshift_airflow.cost import RecordsCost
+from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
+from nightshift_airflow.links import DataDocsLink, PublishedManifestLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +30,7 @@ def run_dir_for(pipeline: str, run_id: str) -> Path:
     return load_settings().runs_dir / pipeline / run_key(run_id)
 
 
-class StageWindowOperator(BaseOperator):
+class StageWindowOperator(RecordsCost, BaseOperator):
     """Copies the raw partitions inside this run's data window into one local CSV for ExampleGen."""
 
     template_fields = ("window_days",)
@@ -44,12 +46,12 @@ class StageWindowOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     @cached_property
-    def hook(self) -> NightshiftS3Hook:
-        return NightshiftS3Hook(self.aws_conn_id)
+    def hook(self) -> S3ConnectionAccess:
+        return S3ConnectionAccess(self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.landing import stage_window
-        from nightshift.windows import window_for_interval
+        from nightshift.control.landing import stage_window
+        from nightshift.core.windows import window_for_interval
 
         days = int(self.window_days or 0)
         end = _window_end(context)
@@ -60,11 +62,10 @@ class StageWindowOperator(BaseOperator):
         self.log.info("staged %d rows from %d partitions (%s .. %s) into %s", staged.rows, staged.partitions,
                       staged.first_partition, staged.last_partition, staged.path)
         if self.reports_uri:  # the exact partitions a model was trained on, for `nightshift lineage`
-            from nightshift.lineage import PARTITIONS_FILE
-            from nightshift.s3 import S3Uri
+            from nightshift.core.run_reports import PARTITIONS, run_reports_uri
+            from nightshift.core.s3 import S3Uri
 
-            run_reports = f"{self.reports_uri.rstrip('/')}/{self.pipeline}/{context['run_id']}"
-            target = S3Uri.parse(f"{run_reports}/{PARTITIONS_FILE}")
+            target = S3Uri.parse(run_reports_uri(self.reports_uri, self.pipeline, context["run_id"], PARTITIONS))
             body = json.dumps({"window": window.as_dict(), "partitions": list(staged.partition_uris)}, indent=1)
             self.hook.get_client().put_object(Bucket=target.bucket, Key=target.key, Body=body.encode(),
                                               ContentType="application/json")
@@ -72,12 +73,14 @@ class StageWindowOperator(BaseOperator):
         return staged.as_dict()
 
 
-class DataContractGateOperator(BaseOperator):
+class DataContractGateOperator(RecordsCost, BaseOperator):
     """Great Expectations gate on exactly the staged data; a failure stops the run before training.
 
     The full result and GX's Data Docs page go to `<reports_uri>/<pipeline>/<run id>/` whether the gate
     passes or not; a failure ends the task with one line per failed expectation.
     """
+
+    operator_extra_links = (DataDocsLink(),)
 
     def __init__(self, *, pipeline: str, contract_path: str, staged_task_id: str, reports_uri: str,
                  aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
@@ -89,22 +92,30 @@ class DataContractGateOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     @cached_property
-    def hook(self) -> NightshiftS3Hook:
-        return NightshiftS3Hook(self.aws_conn_id)
+    def hook(self) -> S3ConnectionAccess:
+        return S3ConnectionAccess(self.aws_conn_id)
+
+    def report_uri(self, run_id: str) -> str:
+        """This run's gate report folder (the Data Docs link reads it too)."""
+        from nightshift.core.run_reports import GATE_FOLDER, run_reports_uri
+
+        return run_reports_uri(self.reports_uri, self.pipeline, run_id, GATE_FOLDER)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.contracts import check_staged, enforce, load_contract, window_parameters, write_report
-        from nightshift.reports import upload_folder
+        from nightshift.control.contracts import load_contract, window_parameters
+        from nightshift.control.gate import check_staged, enforce, write_report
+        from nightshift.control.report_upload import upload_folder
+        from nightshift.core.run_reports import DATA_DOCS, GATE_FOLDER, GATE_RESULT
 
         staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
         contract = load_contract(self.contract_path)
-        local = run_dir_for(self.pipeline, context["run_id"]) / "reports" / "contract_gate"
+        local = run_dir_for(self.pipeline, context["run_id"]) / "reports" / GATE_FOLDER
         result = check_staged(Path(staged["path"]), contract, window_parameters(staged.get("start"), staged.get("end")),
                               staged.get("problems", []))
         write_report(result, local, staged["path"])
-        uri = upload_folder(self.hook.get_client(), local, f"{self.reports_uri}/{self.pipeline}/{context['run_id']}/"
-                                                           "contract_gate")
-        self.log.info("data-quality report: %s/data_docs.html (full result: %s/gate_result.json)", uri, uri)
+        uri = upload_folder(self.hook.get_client(), local, self.report_uri(context["run_id"]))
+        self.log.info("data-quality report: %s/%s (full result: %s/%s)", uri, Path(DATA_DOCS).name, uri,
+                      Path(GATE_RESULT).name)
         try:
             enforce(result, f"data window {staged.get('start') or 'beginning'}..{staged.get('end')} ({staged['path']})")
         except DataContractViolation as exc:
@@ -117,24 +128,24 @@ class DataContractGateOperator(BaseOperator):
         return {"contract": contract.identity(), "rows": result.rows, "warnings": result.warnings, "report": uri}
 
 
-class CompileTfxPipelineOperator(BaseOperator):
+class CompileTfxPipelineOperator(RecordsCost, BaseOperator):
     """Writes this run's RunConfig (params resolved) and compiles the TFX pipeline to IR in .venv-tfx."""
 
-    template_fields = ("train_steps", "min_accuracy", "experiment_min_accuracy", "publish")
+    template_fields = ("train_steps", "gate_threshold", "experiment_gate_threshold", "publish")
 
     def __init__(self, *, pipeline: str, spec_path: str, staged_task_id: str, gate_task_id: str,
-                 train_steps: Any, eval_steps: int, min_accuracy: Any, publish: Any, spec_bound: float,
-                 experiment_min_accuracy: Any = None, **kwargs: Any):
+                 train_steps: Any, eval_steps: int, gate_threshold: Any, publish: Any, spec_bound: float,
+                 experiment_gate_threshold: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.spec_bound = spec_bound
-        self.experiment_min_accuracy = experiment_min_accuracy
+        self.experiment_gate_threshold = experiment_gate_threshold
         self.pipeline = pipeline
         self.spec_path = spec_path
         self.staged_task_id = staged_task_id
         self.gate_task_id = gate_task_id
         self.train_steps = train_steps
         self.eval_steps = eval_steps
-        self.min_accuracy = min_accuracy
+        self.gate_threshold = gate_threshold
         self.publish = publish
 
     @cached_property
@@ -142,22 +153,22 @@ class CompileTfxPipelineOperator(BaseOperator):
         return TfxRuntimeHook(load_settings())
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.mlmd import parse_mysql_url
+        from nightshift.core.mlmd import parse_mysql_url
 
         settings = load_settings()
         staged = context["ti"].xcom_pull(task_ids=self.staged_task_id)
         gate = context["ti"].xcom_pull(task_ids=self.gate_task_id)
         run_dir = run_dir_for(self.pipeline, context["run_id"])
         dag_run = context["dag_run"]
-        experiment = self.experiment_min_accuracy
+        experiment = self.experiment_gate_threshold
         try:
-            min_accuracy, publish = resolve_gate(
-                spec_bound=self.spec_bound, min_accuracy=float(self.min_accuracy),
-                experiment_min_accuracy=None if experiment in (None, "", "None") else float(experiment),
-                publish=_as_bool(self.publish), run_type=str(dag_run.run_type), conf=dict(dag_run.conf or {}))
+            gate_threshold, publish = resolve_gate(
+                spec_bound=self.spec_bound, gate_threshold=float(self.gate_threshold),
+                experiment_gate_threshold=None if experiment is None else float(experiment),
+                publish=bool(self.publish), run_type=str(dag_run.run_type), conf=dict(dag_run.conf or {}))
         except ParamsRefused as exc:
             raise AirflowFailException(str(exc)) from exc
-        if publish != _as_bool(self.publish):
+        if publish != bool(self.publish):
             self.log.info("a backfill run publishes only when its conf sets publish: true; this one does not")
         run = RunConfig(
             pipeline=self.pipeline,
@@ -170,7 +181,7 @@ class CompileTfxPipelineOperator(BaseOperator):
             mlmd_mysql=parse_mysql_url(settings.mlmd_mysql).redacted if settings.mlmd_mysql else "",
             train_steps=int(self.train_steps),
             eval_steps=int(self.eval_steps),
-            min_accuracy=min_accuracy,
+            gate_threshold=gate_threshold,
             publish=publish,
             data_window={k: v for k, v in staged.items() if k not in ("path", "partition_uris")},
             contract=gate["contract"],
@@ -187,7 +198,7 @@ class CompileTfxPipelineOperator(BaseOperator):
         self.hook.send_sigterm()
 
 
-class TfxNodeOperator(BaseOperator):
+class TfxNodeOperator(RecordsCost, BaseOperator):
     """Runs one TFX node of this run's compiled pipeline in the runtime interpreter."""
 
     ui_color = "#ffcc80"
@@ -201,9 +212,10 @@ class TfxNodeOperator(BaseOperator):
     def hook(self) -> TfxRuntimeHook:
         return TfxRuntimeHook(load_settings())
 
-    def execute(self, context: Context) -> None:
+    def execute(self, context: Context) -> dict[str, Any] | None:
         run_dir = run_dir_for(self.pipeline, context["run_id"])
         code = self.hook.run("node", str(run_dir), self.tfx_node_id)
+        measured = self.hook.last_result  # wall, CPU and peak RSS of the node's process, when it ran warm
         if code == exit_codes.NOTHING_TO_PUBLISH:
             raise AirflowSkipException(f"{self.tfx_node_id}: nothing to do or publish (not blessed, publish=false, "
                                        "or no champion served yet)")
@@ -212,9 +224,21 @@ class TfxNodeOperator(BaseOperator):
                                        "its own log above names the problem")
         if code != exit_codes.OK:
             raise RuntimeError(f"TFX node {self.tfx_node_id}: {exit_codes.describe(code)}; its own log is above")
+        return {"node": self.tfx_node_id, "process": measured.as_dict()} if measured else None
 
     def on_kill(self) -> None:
         self.hook.send_sigterm()
+
+
+class PusherNodeOperator(TfxNodeOperator):
+    """The Pusher's task: a TFX node like the others, with a link to the manifest of the version it published."""
+
+    operator_extra_links = (PublishedManifestLink(),)
+
+    def __init__(self, *, registry_uri: str, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.registry_uri = registry_uri
+        self.aws_conn_id = aws_conn_id
 
 
 def _window_end(context: Context) -> Any:
@@ -223,9 +247,3 @@ def _window_end(context: Context) -> Any:
         if context.get(key) is not None:
             return context[key]
     return context["dag_run"].run_after
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"true", "1", "yes"}

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
-from nightshift import exit_codes
-from nightshift.config import load_settings
+from nightshift.core import exit_codes
+from nightshift.core.config import load_settings
 from nightshift_airflow.hooks import TfxRuntimeHook
 from nightshift_airflow.operators import run_dir_for
 
 if TYPE_CHECKING:
-    from nightshift.spec import ExecutionSpec
+    from nightshift.core.spec import ExecutionSpec
 
 VAR_VOLUME = "nightshift-var"
 

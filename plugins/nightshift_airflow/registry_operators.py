@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook
+from nightshift_airflow.cost import RecordsCost
+from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class RollbackModelOperator(BaseOperator):
+class RollbackModelOperator(RecordsCost, BaseOperator):
     """Points a model's serving pointer back to an earlier verified version (ModelRegistry.rollback).
 
     `registries` maps model names to their registry URIs (from the pipeline specs); the run's
@@ -30,15 +31,15 @@ class RollbackModelOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.errors import RegistryError
-        from nightshift.registry.store import ModelRegistry
+        from nightshift.core.errors import RegistryError
+        from nightshift.core.registry.store import ModelRegistry
 
         if self.model not in self.registries:
             raise RegistryError(f"unknown model {self.model!r}; known: {', '.join(sorted(self.registries))}")
-        to = None if self.version in (None, "", "None") else int(self.version)
+        to = None if self.version is None else int(self.version)
         run = context["dag_run"]
         actor = f"airflow:{getattr(run, 'triggering_user_name', None) or 'unknown'} run {run.run_id}"
-        registry = ModelRegistry(NightshiftS3Hook(self.aws_conn_id).get_client(), self.registries[self.model])
+        registry = ModelRegistry(S3ConnectionAccess(self.aws_conn_id).get_client(), self.registries[self.model])
         before = registry.read_pointer()
         pointer = registry.rollback(actor=actor, reason=self.reason, to=to)
         self.log.info("ROLLED BACK %s: v%s -> v%d by %s (%s)", self.model, before.version if before else None,

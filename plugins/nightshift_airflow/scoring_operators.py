@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from nightshift import exit_codes
-from nightshift.config import load_settings
-from nightshift.errors import DataContractViolation, NightshiftError
-from nightshift_airflow.hooks import S3_CONN_ID, NightshiftS3Hook, TfxRuntimeHook
+from nightshift.core import exit_codes
+from nightshift.core.config import load_settings
+from nightshift.core.errors import DataContractViolation, NightshiftError
+from nightshift_airflow.cost import RecordsCost
+from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-class ResolveScoringInputOperator(BaseOperator):
+class ResolveScoringInputOperator(RecordsCost, BaseOperator):
     """Turns the form's input URI (a file, or a prefix of date= partitions: the newest) into one object
     and its output partition."""
 
@@ -31,13 +32,13 @@ class ResolveScoringInputOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, str]:
-        from nightshift.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed, resolve_input
+        from nightshift.core.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed, resolve_input
 
         try:
             check_input_allowed(self.input_uri, *allowed_inputs(load_settings()))
         except InputNotAllowed as exc:  # the same input is refused on every retry
             raise AirflowFailException(str(exc)) from exc
-        client = NightshiftS3Hook(self.aws_conn_id).get_client() if self.input_uri.startswith("s3://") else None
+        client = S3ConnectionAccess(self.aws_conn_id).get_client() if self.input_uri.startswith("s3://") else None
         # Manual runs in Airflow 3 may have no logical date (no "ds"): fall back to run_after's date.
         day = context.get("ds") or context["dag_run"].run_after.date().isoformat()
         resolved = resolve_input(client, self.input_uri, self.output_uri, fallback_partition=day)
@@ -45,7 +46,7 @@ class ResolveScoringInputOperator(BaseOperator):
         return resolved
 
 
-class ScoringInputGateOperator(BaseOperator):
+class ScoringInputGateOperator(RecordsCost, BaseOperator):
     """The scoring input must meet the contract (features without the label), checked chunk by chunk."""
 
     def __init__(self, *, contract_path: str, label_column: str, resolve_task_id: str,
@@ -57,12 +58,13 @@ class ScoringInputGateOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.contracts import for_scoring, load_contract, validate_in_chunks
-        from nightshift.scoring_input import fetch_input
+        from nightshift.control.contracts import for_scoring, load_contract
+        from nightshift.control.validation import validate_in_chunks
+        from nightshift.core.scoring_input import fetch_input
 
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
         contract = for_scoring(load_contract(self.contract_path), self.label_column)
-        client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
+        client = S3ConnectionAccess(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
         with tempfile.TemporaryDirectory() as tmp:
             # The fingerprint of exactly what is validated: the scorer refuses any other object.
             local, fingerprint = fetch_input(client, resolved["input"], Path(tmp))
@@ -80,7 +82,7 @@ class ScoringInputGateOperator(BaseOperator):
         return {"rows": result.rows, "fingerprint": fingerprint}
 
 
-class BatchScoreOperator(BaseOperator):
+class BatchScoreOperator(RecordsCost, BaseOperator):
     """Scores the input with the published model (or the form's version) in the runtime interpreter."""
 
     template_fields = ("model_version",)
@@ -98,19 +100,19 @@ class BatchScoreOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
-        return TfxRuntimeHook(load_settings(), NightshiftS3Hook(self.aws_conn_id))
+        return TfxRuntimeHook(load_settings(), S3ConnectionAccess(self.aws_conn_id))
 
     def execute(self, context: Context) -> None:
+        from nightshift.core.batch_score_command import MODULE, BatchScoreRequest
+
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
         gate = context["ti"].xcom_pull(task_ids=self.input_gate_task_id)
-        args = ["--model-uri", self.model_uri, "--input", resolved["input"], "--output", resolved["output"],
-                "--run-id", context["run_id"], "--chunk-rows", str(self.chunk_rows),
-                "--input-fingerprint", gate["fingerprint"], "--expected-rows", str(gate["rows"])]
-        if self.model_version not in (None, "", "None", "null"):
-            args += ["--version", str(int(self.model_version))]
-        if self.key_column:
-            args += ["--key-column", self.key_column]
-        code = self.hook.run_module("nightshift_tfx.batch_score", args)
+        version = None if self.model_version is None else int(self.model_version)
+        request = BatchScoreRequest(model_uri=self.model_uri, input=resolved["input"], output=resolved["output"],
+                                    run_id=context["run_id"], chunk_rows=self.chunk_rows, version=version,
+                                    key_column=self.key_column, input_fingerprint=gate["fingerprint"],
+                                    expected_rows=gate["rows"])
+        code = self.hook.run_module(MODULE, request.arguments())
         if code == exit_codes.OK:
             return
         message = f"scoring {resolved['input']}: {exit_codes.describe(code)}; the reason is logged above; " \
@@ -123,7 +125,7 @@ class BatchScoreOperator(BaseOperator):
         self.hook.send_sigterm()
 
 
-class PredictionOutputGateOperator(BaseOperator):
+class PredictionOutputGateOperator(RecordsCost, BaseOperator):
     """Re-checks the committed output: marker present, file matches its sha256, one row per input row."""
 
     def __init__(self, *, resolve_task_id: str, input_gate_task_id: str, aws_conn_id: str = S3_CONN_ID,
@@ -134,11 +136,11 @@ class PredictionOutputGateOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.predictions import verify_committed
+        from nightshift.core.predictions import verify_committed
 
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
         rows = context["ti"].xcom_pull(task_ids=self.input_gate_task_id)["rows"]
-        client = NightshiftS3Hook(self.aws_conn_id).get_client() if resolved["output"].startswith("s3://") else None
+        client = S3ConnectionAccess(self.aws_conn_id).get_client() if resolved["output"].startswith("s3://") else None
         marker = verify_committed(client, resolved["output"], expected_rows=rows, run_id=context["run_id"])
         self.log.info("%s: %d predictions by model version %s, committed", resolved["output"], marker["rows"],
                       marker["model_version"])

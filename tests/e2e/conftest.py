@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nightshift.airflow_api import AirflowClient
-from nightshift.services.stack import Stack
+from nightshift.control.airflow_api import AirflowClient
+from nightshift.local.stack import Stack
 
 DAG_ID = "taxi_nightly"
 
@@ -19,7 +19,7 @@ class AlertReceiver(BaseHTTPRequestHandler):
 
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):  # http.server's name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         type(self).received.append(json.loads(body or b"{}"))
         self.send_response(204)
@@ -77,8 +77,8 @@ def api(stack) -> AirflowClient:
 
 @pytest.fixture(scope="session")
 def seeded(stack, taxi_csv):
-    from nightshift.landing import seed
-    from nightshift.s3 import client_from_env
+    from nightshift.control.landing import seed
+    from nightshift.core.s3 import client_from_env
 
     return seed(client_from_env(), taxi_csv, "s3://nightshift-raw/taxi/", "trip_start_timestamp")
 
@@ -157,13 +157,13 @@ def taxi_published(api, seeded) -> dict:
     """One publishing run of taxi_nightly per session, triggered through the REST API with the form's params:
     its run id, final state, the version served before it and the one it published. Every test that needs
     "the model the nightly published" asks for this, so any e2e file passes on its own."""
-    from nightshift.registry.store import ModelRegistry
-    from nightshift.s3 import client_from_env
+    from nightshift.core.registry.store import ModelRegistry
+    from nightshift.core.s3 import client_from_env
 
     registry = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi")
     before = registry.read_pointer()
     run_id = "e2e_publish"
-    api.trigger(DAG_ID, conf={"train_steps": 900, "min_accuracy": 0.6, "window_days": 0, "publish": True},
+    api.trigger(DAG_ID, conf={"train_steps": 900, "gate_threshold": 0.6, "window_days": 0, "publish": True},
                 run_id=run_id)
     run = api.wait_for_run(DAG_ID, run_id, timeout=3000)
     after = registry.read_pointer()
@@ -174,8 +174,8 @@ def taxi_published(api, seeded) -> dict:
 @pytest.fixture(scope="session")
 def served_taxi_model(api, seeded, request):
     """The served taxi version: whatever an earlier test published, else the session's publishing run."""
-    from nightshift.registry.store import ModelRegistry
-    from nightshift.s3 import client_from_env
+    from nightshift.core.registry.store import ModelRegistry
+    from nightshift.core.s3 import client_from_env
 
     registry = ModelRegistry(client_from_env(), "s3://nightshift-models/taxi")
     if registry.read_pointer() is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from nightshift.airflow_api import AirflowApiError, AirflowClient
+from nightshift.control.airflow_api import AirflowApiError, AirflowClient
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from email.policy import default as default_policy
 import pytest
 import yaml
 
-from nightshift.config import PROJECT_ROOT
+from nightshift.core.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 NAME = "mailcheck"

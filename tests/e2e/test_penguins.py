@@ -12,9 +12,9 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.predictions import committed_part, read_marker
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import client_from_env
+from nightshift.core.predictions import committed_part, read_marker
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import client_from_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 NIGHTLY, SCORING = "penguins_nightly", "penguins_batch_score"
@@ -35,7 +35,7 @@ def penguins():
 
 @pytest.fixture(scope="module")
 def published(api, penguins, tmp_path_factory):
-    from nightshift.landing import seed
+    from nightshift.control.landing import seed
 
     sample = tmp_path_factory.mktemp("penguins") / "penguins.csv"
     penguins.to_csv(sample, index=False)

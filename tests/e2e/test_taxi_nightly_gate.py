@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import taxi_corpus
 
-from nightshift.s3 import client_from_env, ensure_bucket, list_keys
-from nightshift.testing import taxi_corpus
+from nightshift.core.s3 import client_from_env, ensure_bucket, list_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_nightly"

@@ -13,10 +13,10 @@ import io
 from datetime import date, timedelta
 
 import pytest
+import taxi_corpus
 
-from nightshift.registry.layout import pointer_key
-from nightshift.s3 import client_from_env, put_if_absent
-from nightshift.testing import taxi_corpus
+from nightshift.core.registry.layout import pointer_key
+from nightshift.core.s3 import client_from_env, put_if_absent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_nightly"

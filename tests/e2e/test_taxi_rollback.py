@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.predictions import read_marker
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import client_from_env
-from nightshift.serve_sync import LOCK_NAME
+from nightshift.core.predictions import read_marker
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import client_from_env
+from nightshift.core.serve_sync import LOCK_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 MODEL_URI = "s3://nightshift-models/taxi"
@@ -26,7 +26,7 @@ ROLLBACK_DAG = "model_rollback"
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nightshift.cli", *args], env=stack.env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nightshift.control.cli", *args], env=stack.env, capture_output=True,
                           text=True, timeout=300, check=False)
 
 
@@ -97,7 +97,7 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
     assert marker["model_version"] == first
 
     # A form without a reason is refused by Airflow itself, before anything runs.
-    from nightshift.airflow_api import AirflowApiError
+    from nightshift.control.airflow_api import AirflowApiError
 
     with pytest.raises(AirflowApiError) as err:
         api.trigger(ROLLBACK_DAG, conf={"model": "taxi", "reason": ""}, run_id="e2e_rollback_no_reason")

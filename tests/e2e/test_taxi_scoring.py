@@ -6,15 +6,18 @@ import csv
 import io
 import json
 import subprocess
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.config import load_settings
-from nightshift.predictions import MARKER, committed_part, read_marker
-from nightshift.registry.layout import version_prefix
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import client_from_env, list_keys
+from nightshift.core.config import load_settings
+from nightshift.core.predictions import MARKER, committed_part, read_marker
+from nightshift.core.registry.layout import version_prefix
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import client_from_env, list_keys
+
+REFERENCE_SCORER = Path(__file__).parents[1] / "reference_scorer.py"  # serving_default, row by row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_batch_score"
@@ -77,7 +80,7 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     # The batch scorer's serving_columns entry gives what TF Serving's serving_default gives on tf.Examples.
     held_out = tmp_path / "held_out.csv"
     held_out.write_bytes(_held_out(taxi_csv, 5000))
-    signature_run = subprocess.run([str(load_settings().runtime_python), "-m", "nightshift_tfx.scoring",
+    signature_run = subprocess.run([str(load_settings().runtime_python), str(REFERENCE_SCORER),
                                     "--model-uri", MODEL_URI, "--csv", str(held_out), "--limit", "300"],
                                    capture_output=True, text=True, timeout=600, check=False)
     assert signature_run.returncode == 0, signature_run.stderr[-3000:]

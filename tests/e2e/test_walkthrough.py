@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.airflow_api import AirflowClient
-from nightshift.config import PROJECT_ROOT
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import client_from_env, list_keys
+from nightshift.control.airflow_api import AirflowClient
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import client_from_env, list_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 GUIDE = PROJECT_ROOT / "docs" / "adding-a-pipeline.md"

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.services import airflow_db, envfile
+from nightshift.control import airflow_db
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.local import envfile
 
 pytestmark = pytest.mark.integration
 

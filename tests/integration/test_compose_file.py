@@ -1,7 +1,7 @@
 """docker-compose.yaml, checked by Debian's docker-compose (1.29) `config`; no Docker engine runs here.
 
 Its image tags and commands must be the ones the native stack runs: the same Airflow commands
-(nightshift.services.stack), the same SeaweedFS and TensorFlow versions as the lock files, a serve-sync
+(nightshift.local.stack), the same SeaweedFS and TensorFlow versions as the lock files, a serve-sync
 command the nightshift CLI accepts.
 """
 
@@ -17,9 +17,9 @@ import tempfile
 import pytest
 import yaml
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.services.envfile import celery_profile
-from nightshift.services.stack import airflow_commands, celery_worker_command
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.local.envfile import celery_profile
+from nightshift.local.stack import airflow_commands, celery_worker_command
 
 pytestmark = pytest.mark.integration
 SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",
@@ -99,7 +99,7 @@ def test_image_tags_match_the_lock_files_and_the_machines_services(compose):
 
 
 def test_serve_sync_sidecar_shares_tf_servings_model_folder_and_its_command_parses(compose):
-    from nightshift.cli import build_parser
+    from nightshift.control.cli import build_parser
 
     sidecar, serving = compose["services"]["serve-sync"], compose["services"]["tf-serving"]
     command = sidecar["command"]
@@ -141,7 +141,7 @@ def test_serve_sync_runs_as_its_user_on_a_folder_its_image_owns_and_reports_lag(
     dockerfile = (PROJECT_ROOT / "docker" / "runtime.Dockerfile").read_text()
     assert re.search(r"useradd --uid 50000 .*nightshift", dockerfile)
     assert re.search(r"mkdir -p [^\n]*/models[^\n]*&& chown nightshift [^\n]*/models", dockerfile)
-    from nightshift.cli import build_parser
+    from nightshift.control.cli import build_parser
 
     test = sidecar["healthcheck"]["test"]
     assert test[:2] == ["CMD", "nightshift"]

@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.contracts import load_contract, run_gate
-from nightshift.errors import ContractError, DataContractViolation
+from nightshift.control.contracts import load_contract
+from nightshift.control.gate import run_gate
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.errors import ContractError, DataContractViolation
 
 pytestmark = pytest.mark.integration
 CONTRACT = PROJECT_ROOT / "data_contracts" / "taxi" / "taxi.v1.json"
@@ -70,7 +71,8 @@ def test_an_invalid_contract_is_refused_not_skipped(tmp_path):
 
 
 def test_scoring_input_may_carry_its_label_but_must_have_every_feature(contract, taxi_csv, tmp_path):
-    from nightshift.contracts import for_scoring, validate_in_chunks
+    from nightshift.control.contracts import for_scoring
+    from nightshift.control.validation import validate_in_chunks
 
     scoring = for_scoring(contract, "tips")
     frame = pd.read_csv(taxi_csv, nrows=500)

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.spec import discover_specs, load_spec
-from nightshift.topology import TRAINING_NODES
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.spec_loading import discover_specs, load_spec
+from nightshift.core.topology import TRAINING_NODES
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def test_taxi_nightly_shape(dagbag):
     dag = dagbag["dags"]["taxi_nightly"]
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     assert "nightshift" in dag["tags"]
-    assert dag["params"] == ["experiment_min_accuracy", "min_accuracy", "publish", "train_steps", "window_days"]
+    assert dag["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "train_steps", "window_days"]
     tasks = dag["tasks"]
     # Nothing served yet: the champion's task is skipped, and the Evaluator still runs.
     assert tasks["evaluator"]["trigger_rule"] == "none_failed"
@@ -110,11 +110,11 @@ def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
     assert {"nightshift", *spec.airflow.tags} <= set(nightly["tags"])
     assert nightly["catchup"] is False and nightly["max_active_runs"] == 1
     assert (nightly["schedule"] == "NullTimetable") == (spec.airflow.schedule is None)
-    assert nightly["params"] == ["experiment_min_accuracy", "min_accuracy", "publish", "train_steps", "window_days"]
-    assert nightly["param_schemas"]["min_accuracy"]["title"] == f"Minimum {spec.evaluation.gate_metric}"
+    assert nightly["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "train_steps", "window_days"]
+    assert nightly["param_schemas"]["gate_threshold"]["title"] == f"Minimum {spec.evaluation.gate_metric}"
     # The form can raise the spec's bound, never lower it: the schema's minimum is the bound.
     bound = spec.evaluation.thresholds[spec.evaluation.gate_metric]
-    assert nightly["param_schemas"]["min_accuracy"]["minimum"] == bound
+    assert nightly["param_schemas"]["gate_threshold"]["minimum"] == bound
     expected = {"stage_window", "data_contract_gate", "compile_tfx_pipeline", *(n.task_id for n in TRAINING_NODES)}
     assert set(nightly["tasks"]) == expected
     for task in nightly["tasks"].values():
@@ -174,14 +174,53 @@ print("JSON:" + json.dumps(out))
 
 def test_the_form_refuses_a_bar_below_the_spec_and_names_the_bound(test_env):
     """What Airflow checks when the form or the REST API triggers a run (a refusal is REST's 400)."""
-    confs = {"below": {"min_accuracy": 0.5}, "raised": {"min_accuracy": 0.9},
-             "experiment": {"experiment_min_accuracy": 0.1, "publish": False},
-             "experiment_out_of_range": {"experiment_min_accuracy": 1.5}}
+    confs = {"below": {"gate_threshold": 0.5}, "raised": {"gate_threshold": 0.9},
+             "experiment": {"experiment_gate_threshold": 0.1, "publish": False},
+             "experiment_out_of_range": {"experiment_gate_threshold": 1.5}}
     proc = subprocess.run([sys.executable, "-c", _VALIDATE, str(PROJECT_ROOT / "dags"), json.dumps(confs)],
                           env={**os.environ, **test_env}, capture_output=True, text=True, timeout=300)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:")), None)
     assert line, proc.stdout + proc.stderr
     out = json.loads(line[5:])
-    assert "min_accuracy" in out["below"] and "0.5 is less than the minimum of 0.6" in out["below"], out
+    assert "gate_threshold" in out["below"] and "0.5 is less than the minimum of 0.6" in out["below"], out
     assert out["raised"] == "ok" and out["experiment"] == "ok"
     assert "1.5 is greater than the maximum of 1.0" in out["experiment_out_of_range"], out
+
+
+_PLUGIN_PROBE = r"""
+import json, sys
+before = set(sys.modules)
+from airflow import plugins_manager
+plugins, errors = plugins_manager._get_plugins()
+links = sorted(type(link).__name__ for link in plugins_manager.get_operator_extra_links())
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+bag = DagBag(dag_folder=sys.argv[1])
+serialized = DagSerialization.to_dict(bag.dags["taxi_nightly"])["dag"]["tasks"]
+task_links = {t["__var"]["task_id"]: sorted(t["__var"].get("_operator_extra_links", {}))
+              for t in serialized if t["__var"].get("_operator_extra_links")}
+print("JSON:" + json.dumps({
+    "plugins": sorted(p.name for p in plugins), "errors": errors, "links": links, "task_links": task_links,
+    "top_level": sorted(m for m in set(sys.modules) - before if m in (
+        "operators", "hooks", "factory", "links", "plugin", "pod_backend", "notifiers", "scoring_operators")),
+    "pod_backend": "nightshift_airflow.pod_backend" in sys.modules,
+}))
+"""
+
+
+def test_the_plugin_is_registered_by_entry_point_and_the_plugins_folder_imports_nothing(test_env):
+    """Airflow imports each file of its plugins folder as a top-level module (`operators`, `hooks`...), which
+    also loaded the pod backend (and its provider) although the factory imports it only for a spec that asks
+    for Kubernetes; the folder is ignored and the installed plugin registers by entry point."""
+    env = {**os.environ, **test_env}
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(PROJECT_ROOT / "plugins")
+    proc = subprocess.run([sys.executable, "-c", _PLUGIN_PROBE, str(PROJECT_ROOT / "dags")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:")), None)
+    assert line, proc.stdout + proc.stderr
+    probe = json.loads(line[5:])
+    assert probe["errors"] == {}
+    assert "nightshift" in probe["plugins"]
+    assert probe["links"] == ["DataDocsLink", "PublishedManifestLink"]
+    assert probe["task_links"] == {"data_contract_gate": ["Data Docs"], "pusher": ["Published manifest"]}
+    assert probe["top_level"] == [] and probe["pod_backend"] is False

@@ -49,8 +49,8 @@ def test_a_spec_with_alert_emails_gives_every_task_both_notifiers(tmp_path):
     from nightshift_airflow.factory import build_nightly_dag, build_scoring_dag
     from nightshift_airflow.notifiers import EmailNotifier, WebhookNotifier
 
-    from nightshift.config import PROJECT_ROOT
-    from nightshift.spec import load_spec
+    from nightshift.core.config import PROJECT_ROOT
+    from nightshift.core.spec_loading import load_spec
 
     doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
     doc["alerts"] = {**doc.get("alerts", {}), "email": ["oncall@example.org"], "email_conn": "smtp_ops"}

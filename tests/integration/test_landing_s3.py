@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from nightshift.errors import EmptyWindowError, NightshiftError
-from nightshift.landing import seed, split_by_date, stage_window
-from nightshift.s3 import list_keys
-from nightshift.windows import DataWindow
+from nightshift.control.landing import seed, split_by_date, stage_window
+from nightshift.core.errors import EmptyWindowError, NightshiftError
+from nightshift.core.s3 import list_keys
+from nightshift.core.windows import DataWindow
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from nightshift.model_report import publish_report, render
-from nightshift.registry.store import ModelRegistry
+from nightshift.control.model_report import publish_report, render
+from nightshift.core.registry.store import ModelRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3_roles import ROLES, key_vars
+from nightshift.control.s3_roles import ROLES, key_vars
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.registry.store import ModelRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def cli(s3, bucket, tmp_path):
     env["NIGHTSHIFT_PIPELINES_DIR"] = str(pipelines)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "nightshift.cli", *args], env=env, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "nightshift.control.cli", *args], env=env, capture_output=True,
                               text=True, timeout=120, check=False)
 
     return run

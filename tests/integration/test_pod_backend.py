@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from nightshift.config import PROJECT_ROOT, load_settings
-from nightshift.exit_codes import NOTHING_TO_PUBLISH
-from nightshift.spec import load_spec
-from nightshift.topology import TRAINING_NODES
+from nightshift.core.config import PROJECT_ROOT, load_settings
+from nightshift.core.exit_codes import NOTHING_TO_PUBLISH
+from nightshift.core.spec_loading import load_spec
+from nightshift.core.topology import TRAINING_NODES
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +40,12 @@ def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(p
         pod = op.build_pod_request_obj(dry_run=True)  # no cluster, no kube config
         [container] = pod.spec.containers
         run_dir = str(run_dir_for("taxi", "manual__2026-11-23"))
-        subprocess_cmd = hook.command("node", run_dir, node.node_id)
         assert container.image == "registry.local/nightshift-runtime:0.1.0" and pod.metadata.namespace == "ml"
-        assert [*container.command, *container.args][1:] == subprocess_cmd[1:]  # only the interpreter differs
-        assert container.command == ["python"] and subprocess_cmd[0].endswith("python")
+        # what the subprocess backend runs, warm or cold: `python -u -m nightshift_tfx node ...`
+        assert [*container.command, *container.args] == [
+            "python", "-u", "-m", hook.MODULE, *hook.module_arguments("node", run_dir, node.node_id)]
+        assert hook.module_arguments("node", run_dir, node.node_id) == ["node", "--run-dir", run_dir,
+                                                                        "--node", node.node_id]
         assert {e.name: e.value for e in container.env} == hook.environment()
         assert container.resources.requests == {"cpu": "2", "memory": "6Gi"} == container.resources.limits
         [mount] = container.volume_mounts

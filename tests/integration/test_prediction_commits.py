@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.errors import NightshiftError
-from nightshift.predictions import (
+from nightshift.core.errors import NightshiftError
+from nightshift.core.predictions import (
     MARKER,
     OutputNotOwned,
     check_output_location,
@@ -18,7 +18,7 @@ from nightshift.predictions import (
     read_marker,
     verify_committed,
 )
-from nightshift.s3 import list_keys
+from nightshift.core.s3 import list_keys
 
 pytestmark = pytest.mark.integration
 

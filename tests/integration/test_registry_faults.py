@@ -11,9 +11,9 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nightshift.registry.layout import pointer_key
-from nightshift.registry.store import ModelRegistry
-from nightshift.services import seaweed
+from nightshift.core.registry.layout import pointer_key
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.local import seaweed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 PORT = 26333  # its own server: stopping it must not disturb the session's
@@ -60,7 +60,7 @@ def test_s3_stopped_mid_publish_leaves_the_pointer_and_the_retry_completes(tmp_p
             try:
                 ModelRegistry(_Patched(client, upload_then_signal), "s3://fault-models/m").publish(
                     fake_saved_model, _fields("run-2"))
-            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+            except BaseException as exc:  # recorded for the assertion below
                 failure.append(exc)
 
         thread = threading.Thread(target=publish)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from nightshift.errors import ChecksumMismatch, RegistryError
-from nightshift.registry.layout import pointer_key
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import list_keys
+from nightshift.core.errors import ChecksumMismatch, RegistryError
+from nightshift.core.registry.layout import pointer_key
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import list_keys
 
 pytestmark = pytest.mark.integration
 

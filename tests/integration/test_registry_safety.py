@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.errors import RegistryError
-from nightshift.registry.layout import manifest_key, pointer_key
-from nightshift.registry.manifest import sha256_bytes, verify_folder
-from nightshift.registry.pointer_moves import PointerConflict
-from nightshift.registry.store import ModelRegistry
-from nightshift.serve_sync import sync_once, version_folders
+from nightshift.core.errors import RegistryError
+from nightshift.core.registry.layout import manifest_key, pointer_key
+from nightshift.core.registry.manifest import sha256_bytes, verify_folder
+from nightshift.core.registry.pointer_moves import PointerConflict
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.serve_sync import sync_once, version_folders
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +160,7 @@ def test_a_rollback_that_wins_the_race_keeps_its_version_from_prune(s3, bucket, 
 
 def _sync_in_process(uri: str, base: str, rounds: int, env: dict) -> None:
     os.environ.update(env)
-    from nightshift.s3 import client_from_env
+    from nightshift.core.s3 import client_from_env
 
     registry = ModelRegistry(client_from_env(), uri)
     for _ in range(rounds):

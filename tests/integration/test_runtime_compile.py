@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT, load_settings
-from nightshift.run_config import RunConfig
-from nightshift.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
+from nightshift.core.config import PROJECT_ROOT, load_settings
+from nightshift.core.run_config import RunConfig
+from nightshift.core.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ print("JSON:" + json.dumps(out))
 _MLMD = """
 import json, sys
 from pathlib import Path
-from nightshift.run_config import RunConfig
+from nightshift.core.run_config import RunConfig
 from nightshift_tfx.runner import load_ir, with_password
 from tfx.orchestration.local import runner_utils
 ir = load_ir(Path(sys.argv[1]))
@@ -71,7 +71,7 @@ def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, pr
                     run_id=f"manual__compile_{publish}", run_dir=str(tmp_path / "run"),
                     input_base=str(tmp_path / "data"), pipeline_root=str(tmp_path / "root"),
                     mlmd_sqlite=str(tmp_path / "mlmd" / "m.sqlite"), train_steps=train_steps, eval_steps=10,
-                    min_accuracy=0.6, publish=publish, mlmd_mysql=mlmd_mysql)
+                    gate_threshold=0.6, publish=publish, mlmd_mysql=mlmd_mysql)
     run.write()
     py = str(settings.runtime_python)
     env = {**os.environ, **(env or {})}
@@ -123,15 +123,15 @@ def test_with_nothing_served_the_graph_is_the_airflow_topology_without_a_champio
                 if n.node_id != CHAMPION_ID}
     assert graph == expected
     assert json.loads((tmp_path / "run" / "champion.json").read_text()) == {}
-    # Without beam_pipeline_args in the spec, every Beam-based component gets the default: multi-process.
+    # Without beam_pipeline_args in the spec, every Beam-based component gets the default: in-process.
     beam = _probe(_BEAM, tmp_path / "run" / "pipeline_ir.pb")
     assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam), beam
-    assert all(v == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] for v in beam.values())
+    assert all(v == ["--direct_running_mode=in_memory"] for v in beam.values())
 
 
 def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champion(tmp_path, bucket, s3,
                                                                                    fake_saved_model):
-    from nightshift.registry.store import ModelRegistry
+    from nightshift.core.registry.store import ModelRegistry
 
     registry = ModelRegistry(s3, f"s3://{bucket}/taxi")
     registry.publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "trained_v1"})

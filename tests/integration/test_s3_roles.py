@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from nightshift.s3 import client_from_env, ensure_bucket
-from nightshift.s3_roles import MODELS_BUCKET, RAW_BUCKET
+from nightshift.control.s3_roles import MODELS_BUCKET, RAW_BUCKET, key_vars
+from nightshift.core.s3 import client_from_env, ensure_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +56,24 @@ def test_ingestion_writes_the_raw_zone_only_and_the_publisher_the_models_bucket(
     assert publisher.get_object(Bucket=RAW_BUCKET, Key="roles-test/date=2030-01-02/part-00000.csv")["Body"].read()
     assert _denied(lambda: publisher.put_object(Bucket=RAW_BUCKET, Key="roles-test/y.csv", Body=b"y")) == "AccessDenied"
     assert _denied(lambda: publisher.create_bucket(Bucket="nightshift-new")) == "AccessDenied"
+
+
+def test_a_task_link_is_a_sigv4_url_that_opens_the_object_without_a_key(registry_object):
+    """What the gate's and the pusher's extra links hold: made with the task's connection (the publisher)."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess
+
+    url = S3ConnectionAccess(S3_CONN_ID).presigned_get_url(MODELS_BUCKET, registry_object, 600)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "X-Amz-Expires=600" in url
+    publisher_secret = os.environ[key_vars("publisher")[1]]
+    assert len(publisher_secret) >= 16 and publisher_secret not in url
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in url
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.status == 200 and resp.read() == b"model"
+    tampered = url.replace(registry_object, registry_object.replace("saved_model", "other"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert refused.value.code == 403

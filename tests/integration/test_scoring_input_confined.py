@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nightshift.config import load_settings
-from nightshift.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed
+from nightshift.core.config import load_settings
+from nightshift.core.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed
 
 pytestmark = pytest.mark.integration
 

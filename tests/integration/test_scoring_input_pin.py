@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nightshift.scoring_input import InputChanged, fetch_input
+from nightshift.core.scoring_input import InputChanged, fetch_input
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.scoring_input import resolve_input
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.scoring_input import resolve_input
 
 pytestmark = pytest.mark.integration
 CONTRACT = str(PROJECT_ROOT / "data_contracts" / "taxi" / "taxi.v1.json")

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from nightshift.errors import ChecksumMismatch
-from nightshift.registry.store import ModelRegistry
-from nightshift.serve_sync import LOCK_NAME, sync_once, version_folders
+from nightshift.core.errors import ChecksumMismatch
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.serve_sync import LOCK_NAME, sync_once, version_folders
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ def test_a_reader_during_an_upload_never_sees_a_partial_version(s3, bucket, fake
 
 
 def test_the_health_check_reports_a_folder_that_lags_the_pointer(s3, bucket, fake_saved_model, tmp_path):
-    from nightshift.serve_sync import lag
+    from nightshift.core.serve_sync import lag
 
     registry = ModelRegistry(s3, f"s3://{bucket}/m")
     base = tmp_path / "serving"

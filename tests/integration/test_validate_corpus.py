@@ -6,10 +6,10 @@ import subprocess
 from datetime import date
 
 import pytest
+import taxi_corpus
 
-from nightshift.cli import main as cli
-from nightshift.config import PROJECT_ROOT
-from nightshift.testing import taxi_corpus
+from nightshift.control.cli import main as cli
+from nightshift.core.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 DAY = date(2030, 1, 5)
@@ -53,8 +53,9 @@ def test_exit_codes_through_the_real_command_line(corpus):
 def test_draft_contract_accepts_its_own_sample_and_rejects_breakage(taxi_csv, tmp_path, capsys):
     out = tmp_path / "draft.v1.json"
     assert cli(["contract", "draft", "taxi", str(taxi_csv), "--output", str(out)]) == 0
-    from nightshift.contracts import load_contract, validate_frame
-    from nightshift.reading import read_table
+    from nightshift.control.contracts import load_contract
+    from nightshift.control.reading import read_table
+    from nightshift.control.validation import validate_frame
 
     contract = load_contract(out)
     df = read_table(str(taxi_csv))

@@ -53,7 +53,7 @@ def test_prefetch_keeps_order_and_raises_the_producers_error_in_the_consumer():
 
 
 def test_one_output_is_a_binary_probability_and_k_outputs_pick_the_most_probable_class():
-    from nightshift_tfx.scoring import summarise
+    from nightshift_tfx.model_metadata import summarise
 
     scores, labels = summarise(np.array([[0.2], [0.5], [0.9]], dtype=np.float32))
     assert scores.tolist() == pytest.approx([0.2, 0.5, 0.9]) and labels.tolist() == [0, 1, 1]

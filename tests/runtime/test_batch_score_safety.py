@@ -14,7 +14,7 @@ from nightshift_tfx.batch_score import (
     main,
 )
 
-from nightshift.s3 import list_keys
+from nightshift.core.s3 import list_keys
 
 pytestmark = pytest.mark.integration
 SPEC = {"fare": {"dtype": "float", "required": True}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from nightshift_tfx.champion import champion_moved
 
-from nightshift.registry.store import ModelRegistry
+from nightshift.core.registry.store import ModelRegistry
 
 pytestmark = pytest.mark.integration
 

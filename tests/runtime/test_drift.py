@@ -7,7 +7,7 @@ import pytest
 import tensorflow_data_validation as tfdv
 from nightshift_tfx.drift import drift_problems
 
-from nightshift.spec import DriftSpec
+from nightshift.core.spec import DriftSpec
 
 pytestmark = pytest.mark.unit
 

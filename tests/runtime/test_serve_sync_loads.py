@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nightshift.registry.store import ModelRegistry
-from nightshift.serve_sync import sync_once
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.serve_sync import sync_once
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nightshift.alerts import AlertDeliveryError, failure_alert, post
+from nightshift.control.alerts import AlertDeliveryError, failure_alert, post
 
 pytestmark = pytest.mark.unit
 
@@ -39,7 +39,7 @@ class _Receiver(BaseHTTPRequestHandler):
     received: list = []
     status = 200
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):  # http.server's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(type(self).status)
@@ -83,7 +83,7 @@ def test_an_unreachable_target_is_an_error_naming_the_connection_not_the_url():
 
 
 def test_late_alert_names_the_run_its_page_and_the_deadline():
-    from nightshift.alerts import late_alert
+    from nightshift.control.alerts import late_alert
 
     context = {"dag_run": {"dag_id": "taxi_nightly", "dag_run_id": "scheduled__2026-11-22T02:00:00+00:00",
                            "logical_date": "2026-11-22T02:00:00Z", "queued_at": "2026-11-22T02:00:05Z",

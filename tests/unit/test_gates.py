@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nightshift.baseline import BaselineCheck, binary_class_counts, majority_share
-from nightshift.run_config import ParamsRefused, resolve_gate
+from nightshift.core.baseline import BaselineCheck, binary_class_counts, majority_share
+from nightshift.core.run_config import ParamsRefused, resolve_gate
 
 pytestmark = pytest.mark.unit
 
@@ -45,25 +45,25 @@ def test_an_empty_evaluation_split_has_no_baseline():
 
 
 def _gate(**overrides):
-    args = {"spec_bound": 0.6, "min_accuracy": 0.6, "experiment_min_accuracy": None, "publish": True,
+    args = {"spec_bound": 0.6, "gate_threshold": 0.6, "experiment_gate_threshold": None, "publish": True,
             "run_type": "manual", "conf": {}}
     return resolve_gate(**{**args, **overrides})
 
 
 def test_the_form_can_raise_the_bar():
-    assert _gate(min_accuracy=0.8) == (0.8, True)
+    assert _gate(gate_threshold=0.8) == (0.8, True)
 
 
 def test_a_lower_bar_is_refused_for_a_published_model_and_names_the_bound():
-    with pytest.raises(ParamsRefused, match=r"experiment_min_accuracy 0.1 is only allowed with publish false; "
+    with pytest.raises(ParamsRefused, match=r"experiment_gate_threshold 0.1 is only allowed with publish false; "
                                             r"a published model must reach the spec's bound 0.6"):
-        _gate(experiment_min_accuracy=0.1)
-    with pytest.raises(ParamsRefused, match=r"min_accuracy 0.5 is below the spec's bound 0.6"):
-        _gate(min_accuracy=0.5)
+        _gate(experiment_gate_threshold=0.1)
+    with pytest.raises(ParamsRefused, match=r"gate_threshold 0.5 is below the spec's bound 0.6"):
+        _gate(gate_threshold=0.5)
 
 
 def test_an_experiment_may_lower_the_bar_when_nothing_is_published():
-    assert _gate(experiment_min_accuracy=0.1, publish=False) == (0.1, False)
+    assert _gate(experiment_gate_threshold=0.1, publish=False) == (0.1, False)
 
 
 @pytest.mark.parametrize(("conf", "expected"), [({}, False), ({"publish": True}, True), ({"publish": False}, False)])
@@ -72,4 +72,19 @@ def test_a_backfill_publishes_only_when_its_conf_says_so(conf, expected):
 
 
 def test_a_backfill_may_run_an_experiment_bar_because_it_does_not_publish():
-    assert _gate(run_type="backfill", experiment_min_accuracy=0.3) == (0.3, False)
+    assert _gate(run_type="backfill", experiment_gate_threshold=0.3) == (0.3, False)
+
+
+def test_a_run_config_written_before_the_rename_reads_its_bar_as_the_gate_threshold(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from nightshift.core.run_config import RunConfig
+
+    current = RunConfig(pipeline="taxi", spec_path="s", run_id="r", run_dir=str(tmp_path), input_base="i",
+                        pipeline_root="p", mlmd_sqlite="m", train_steps=10, eval_steps=5, gate_threshold=0.7,
+                        publish=True)
+    old = asdict(current)
+    old["min_accuracy"] = old.pop("gate_threshold")
+    (tmp_path / "run_config.json").write_text(json.dumps(old))
+    assert RunConfig.read(tmp_path) == current

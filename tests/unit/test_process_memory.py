@@ -4,7 +4,7 @@ import platform
 
 import pytest
 
-from nightshift import process_memory
+from nightshift.control import process_memory
 
 
 @pytest.mark.unit

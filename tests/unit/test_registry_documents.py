@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from nightshift.errors import RegistryError
-from nightshift.registry.layout import manifest_key, pointer_key, upload_order, version_prefix, versions_in
-from nightshift.registry.manifest import Manifest, Pointer, scan_model_dir, sha256_bytes
+from nightshift.core.errors import RegistryError
+from nightshift.core.registry.layout import manifest_key, pointer_key, upload_order, version_prefix, versions_in
+from nightshift.core.registry.manifest import Manifest, Pointer, scan_model_dir, sha256_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nightshift.s3 import client_from_env
+from nightshift.core.s3 import client_from_env
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.scaffold import ScaffoldError, scaffold
-from nightshift.spec import _ALLOWED, load_spec
+from nightshift.control.scaffold import ScaffoldError, scaffold
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.spec_loading import _ALLOWED, load_spec
 
 pytestmark = pytest.mark.unit
 
@@ -161,6 +161,6 @@ def test_the_drafted_contract_bounds_numbers_and_gives_the_timestamp_the_window(
 
 @pytest.mark.parametrize(("rows", "steps"), [(344, 1000), (10_000, 3125), (1_000_000, 5000)])
 def test_training_steps_grow_with_the_sample_within_bounds(rows, steps):
-    from nightshift.scaffold import train_steps_for
+    from nightshift.control.scaffold import train_steps_for
 
     assert train_steps_for(rows) == steps

@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from nightshift.errors import NightshiftError
-from nightshift.mlmd import parse_mysql_url, password_from_env
-from nightshift.private_file import write_private
-from nightshift.services import envfile, pidfile
+from nightshift.core.errors import NightshiftError
+from nightshift.core.mlmd import parse_mysql_url, password_from_env
+from nightshift.core.private_file import write_private
+from nightshift.local import envfile, pidfile
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nightshift.config import PROJECT_ROOT
-from nightshift.errors import SpecError
-from nightshift.spec import discover_specs, load_spec
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.errors import SpecError
+from nightshift.core.spec_loading import discover_specs, load_spec
 
 pytestmark = pytest.mark.unit
 TAXI = PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"

@@ -4,8 +4,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from nightshift.errors import EmptyWindowError
-from nightshift.windows import DataWindow, partition_date, select_partitions, window_for_interval
+from nightshift.core.errors import EmptyWindowError
+from nightshift.core.windows import DataWindow, partition_date, select_partitions, window_for_interval
 
 pytestmark = pytest.mark.unit
 

@@ -22,7 +22,7 @@ class DataCheckResult(types.Artifact):
 
 class DataCheckSpec(types.ComponentSpec):
     PARAMETERS = {
-        "drift": ExecutionParameter(type=str),  # JSON of the spec's drift section (nightshift.spec.DriftSpec)
+        "drift": ExecutionParameter(type=str),  # JSON of the spec's drift section (nightshift.core.spec.DriftSpec)
         # The served version's run (nightshift_tfx.champion.data_baseline); "" = none.
         "baseline_statistics_uri": ExecutionParameter(type=str),
         "baseline_schema_uri": ExecutionParameter(type=str),

@@ -12,8 +12,8 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from nightshift.errors import DataRejected
-from nightshift.spec import DriftSpec
+from nightshift.core.errors import DataRejected
+from nightshift.core.spec import DriftSpec
 
 log = logging.getLogger(__name__)
 RESULT_FILE = "check.json"

@@ -15,7 +15,7 @@ class S3PusherSpec(types.ComponentSpec):
         "destination_uri": ExecutionParameter(type=str),  # s3://bucket/<model>
         "model_name": ExecutionParameter(type=str),
         "run_metadata": ExecutionParameter(type=str),  # JSON: pipeline, run_id, data_window, contract
-        # The trivial-model gate (nightshift.baseline): the gate metric must beat the majority class by the margin.
+        # The trivial-model gate (nightshift.core.baseline): the gate metric must beat the majority class by the margin.
         "gate_metric": ExecutionParameter(type=str),
         "baseline_margin": ExecutionParameter(type=float),
     }

@@ -11,8 +11,8 @@ from tfx import types
 from tfx.components.pusher import executor as pusher_executor
 from tfx.types import artifact_utils
 
-from nightshift.registry.store import ModelRegistry
-from nightshift.s3 import client_from_env
+from nightshift.core.registry.store import ModelRegistry
+from nightshift.core.s3 import client_from_env
 from nightshift_tfx.champion import champion_moved
 from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, load_metrics
 
@@ -73,7 +73,7 @@ class Executor(pusher_executor.Executor):
                 "metrics": load_metrics(evaluation_uri),
                 "data_window": run.get("data_window", {}),
                 "contract": run.get("contract", {}),
-                "blessing": {"blessed": True, "min_accuracy": run.get("min_accuracy"),
+                "blessing": {"blessed": True, "gate_threshold": run.get("gate_threshold"),
                              "baseline": baseline.as_dict(), "champion_version": run.get("champion_version")},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),

@@ -1,0 +1,67 @@
+"""Commands that start work elsewhere: trigger a DAG through Airflow's REST API, score a file with a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from nightshift.control.cli.common import spec_for
+from nightshift.core.config import load_settings
+from nightshift.core.errors import NightshiftError
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    """Trigger a DAG through Airflow's REST API, as the UI's Trigger button does.
+
+    A paused DAG with a schedule is not unpaused silently: Airflow would also start the scheduled run it missed."""
+    from nightshift.control.airflow_api import AirflowApiError, AirflowClient
+
+    try:
+        conf = json.loads(args.conf)
+    except json.JSONDecodeError as exc:
+        raise NightshiftError(f"--conf must be a JSON object, e.g. '{{\"train_steps\": 500}}': {exc}") from exc
+    api = AirflowClient.from_env(dict(os.environ), username=args.user)
+    try:
+        dag = api.wait_for_dag(args.dag_id, timeout=args.parse_timeout)
+        if dag.get("is_paused"):
+            schedule = dag.get("timetable_summary") or dag.get("timetable_description")
+            if schedule and not args.unpause:
+                print(f"{args.dag_id} is paused. Unpausing it also lets the scheduler start the run its schedule "
+                      f"({schedule}) last missed, beside the one you trigger: the model would train twice. "
+                      f"Pass --unpause to accept that, or unpause it yourself when the schedule should run.",
+                      file=sys.stderr)
+                return 2
+            api.unpause(args.dag_id)
+            if schedule:
+                print(f"unpaused {args.dag_id}: its scheduled run ({schedule}) may start as well")
+        run = api.trigger(args.dag_id, conf=conf, run_id=args.run_id)
+    except (AirflowApiError, TimeoutError) as exc:
+        raise NightshiftError(f"cannot trigger {args.dag_id}: {exc}") from exc
+    run_id = run["dag_run_id"]
+    print(f"triggered {args.dag_id} run {run_id}")
+    if not args.wait:
+        return 0
+    run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout, poll=3,
+                           on_change=lambda task, state: print(f"  {task}: {state}", flush=True))
+    print(f"{args.dag_id} run {run_id}: {run['state']}")
+    return 0 if run["state"] == "success" else 1
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Same code path as the taxi_batch_score DAG's score task, run in the TFX interpreter."""
+    from nightshift.control.s3_roles import role_credentials
+    from nightshift.core.batch_score_command import MODULE, BatchScoreRequest
+
+    settings = load_settings()
+    spec = spec_for(args.model)
+    request = BatchScoreRequest(model_uri=spec.push.uri, input=args.input, output=args.output, run_id=args.run_id,
+                                chunk_rows=args.chunk_rows or spec.scoring.chunk_rows, version=args.version or None,
+                                key_column=spec.scoring.key_column)
+    cmd = [str(settings.runtime_python), "-m", MODULE, *request.arguments()]
+    env = dict(os.environ)
+    if creds := role_credentials("scorer"):  # the scorer identity: writes predictions, nothing else
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds
+    return subprocess.run(cmd, env=env).returncode

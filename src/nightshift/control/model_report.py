@@ -1,0 +1,144 @@
+"""`nightshift models report`: one self-contained HTML page per model, also stored next to its versions.
+
+Metric history across versions as an inline SVG chart (the serving version marked), the latest
+version's sliced metrics, the audit log, and each version's data-quality report. The chart is a few
+lines of SVG written here rather than Altair (which GX already installs) because Altair's HTML loads
+the Vega JavaScript from a CDN: this page must open anywhere, offline included, from a bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nightshift.core.registry.store import ModelRegistry
+    from nightshift.core.spec import PipelineSpec
+
+REPORT_NAME = "report.html"
+CHART_METRICS = ("binary_accuracy", "auc", "precision", "recall", "f1", "sparse_categorical_accuracy")
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ model }}: model versions</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+.serving{background:#fff6d5;font-weight:bold}.bad{color:#b00}code{font-size:90%}</style></head><body>
+<h1>{{ model }}</h1>
+<p>Registry <code>{{ uri }}</code>. Serving: {% if serving %}<b>version {{ serving }}</b>{% else %}nothing{% endif %}.
+Generated {{ generated }}.</p>
+<h2>Metric history</h2>
+{{ chart | safe }}
+<h2>Versions</h2>
+<table><tr><th>version</th><th>published</th><th>run</th><th>data window</th><th>rows</th>
+{% for m in metrics %}<th>{{ m }}</th>{% endfor %}<th>checksums</th><th>data-quality report</th></tr>
+{% for v in versions %}<tr class="{{ 'serving' if v.version == serving else '' }}">
+<td>{{ v.version }}{% if v.version == serving %} (serving){% endif %}</td><td>{{ v.created_at }}</td>
+<td><code>{{ v.run_id }}</code></td><td>{{ v.window }}</td><td>{{ v.rows }}</td>
+{% for m in metrics %}<td>{{ "%.4f" | format(v.metrics[m]) if m in v.metrics else "" }}</td>{% endfor %}
+<td class="{{ '' if v.ok else 'bad' }}">{{ "OK" if v.ok else "MISMATCH" }}</td>
+<td><a href="{{ v.report_url }}">{{ v.report_uri }}</a></td></tr>{% endfor %}
+</table>
+{% if latest_slices %}<h2>Latest version (v{{ latest }}) by slice</h2>
+{% for column, rows in latest_slices.items() %}<h3>{{ column }}</h3>
+<table><tr><th>{{ column }}</th>{% for m in metrics %}<th>{{ m }}</th>{% endfor %}</tr>
+{% for value, vals in rows %}<tr><td>{{ value }}</td>
+{% for m in metrics %}<td>{{ "%.4f" | format(vals[m]) if m in vals else "" }}</td>{% endfor %}</tr>{% endfor %}
+</table>{% endfor %}{% endif %}
+<h2>Pointer changes</h2>
+<table><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th><th>why</th></tr>
+{% for e in audit %}<tr><td>{{ e.at }}</td><td>{{ e.action }}</td><td>{{ e.from_version }}</td>
+<td>{{ e.to_version }}</td><td>{{ e.actor }}</td><td style="text-align:left">{{ e.reason }}</td></tr>{% endfor %}
+</table></body></html>
+"""
+
+
+@dataclass
+class _Row:
+    version: int
+    created_at: str
+    run_id: str
+    window: str
+    rows: Any
+    metrics: dict[str, float]
+    ok: bool
+    report_uri: str
+    report_url: str
+
+
+def svg_chart(series: dict[str, list[tuple[int, float]]], serving: int | None, width: int = 720,
+              height: int = 260) -> str:
+    """Lines of metric value (0..1) by version; a dashed marker at the serving version."""
+    versions = sorted({v for points in series.values() for v, _ in points})
+    if not versions:
+        return "<p>No metrics recorded yet.</p>"
+    left, right, top, bottom = 50, 150, 15, 35
+    span = max(versions[-1] - versions[0], 1)
+
+    def x(v: float) -> float:
+        return left + (v - versions[0]) / span * (width - left - right) if len(versions) > 1 else (width - right) / 2
+
+    def y(value: float) -> float:
+        return top + (1 - max(0.0, min(1.0, value))) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             'aria-label="metric history">']
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>'
+                     f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick:g}</text>')
+    for v in versions:
+        parts.append(f'<text x="{x(v):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">v{v}</text>')
+    if serving is not None and serving in versions:
+        parts.append(f'<line x1="{x(serving):.1f}" x2="{x(serving):.1f}" y1="{top}" y2="{height - bottom}" '
+                     'stroke="#c90" stroke-dasharray="4 3"/>'
+                     f'<text x="{x(serving) + 4:.1f}" y="{top + 10}" font-size="11" fill="#c90">serving</text>')
+    for i, (name, points) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        coords = " ".join(f"{x(v):.1f},{y(val):.1f}" for v, val in sorted(points))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
+        parts += [f'<circle cx="{x(v):.1f}" cy="{y(val):.1f}" r="3" fill="{colour}"><title>{name} v{v}: {val:.4f}'
+                  '</title></circle>' for v, val in points]
+        parts.append(f'<text x="{width - right + 10}" y="{top + 14 * (i + 1)}" font-size="12" fill="{colour}">'
+                     f'{name}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = None) -> str:
+    from datetime import datetime, timezone
+
+    import jinja2
+
+    from nightshift.core.run_reports import DATA_DOCS, run_reports_uri
+
+    statuses = registry.status()
+    pointer = registry.read_pointer()
+    serving = pointer.version if pointer else None
+    names = [m for m in CHART_METRICS if any(m in s.manifest.metrics.get("overall", {}) for s in statuses)]
+    rows = []
+    for s in statuses:
+        m = s.manifest
+        w = m.data_window
+        report = run_reports_uri(spec.reports_uri, spec.name, m.run_id, DATA_DOCS)
+        url = report
+        if endpoint and report.startswith("s3://"):
+            url = f"{endpoint.rstrip('/')}/{report[5:]}"  # path-style URL of the same object
+        rows.append(_Row(m.version, m.created_at, m.run_id, f"[{w.get('start') or 'beginning'}, {w.get('end')})",
+                         w.get("rows", ""), m.metrics.get("overall", {}), not s.problems, report, url))
+    series = {n: [(r.version, r.metrics[n]) for r in rows if n in r.metrics] for n in names}
+    latest = statuses[-1].manifest if statuses else None
+    slices = {}
+    if latest:
+        for column, values in latest.metrics.get("slices", {}).items():
+            slices[column] = sorted(values.items(), key=lambda kv: (len(kv[0]), kv[0]))
+    env = jinja2.Environment(autoescape=True)
+    return env.from_string(_TEMPLATE).render(
+        model=spec.name, uri=spec.push.uri, serving=serving, metrics=names, versions=rows,
+        chart=svg_chart(series, serving), latest=latest.version if latest else None, latest_slices=slices,
+        audit=registry.audit_log(), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def publish_report(spec: PipelineSpec, registry: ModelRegistry, html: str) -> str:
+    key = f"{registry.prefix}/{REPORT_NAME}"
+    registry.client.put_object(Bucket=registry.bucket, Key=key, Body=html.encode(), ContentType="text/html")
+    return f"s3://{registry.bucket}/{key}"

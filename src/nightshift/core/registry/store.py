@@ -1,0 +1,216 @@
+"""The registry's I/O against S3 (boto3 client passed in): publish, read, verify, list, move the pointer.
+
+Publishing order is the contract with every reader: claim a version number, files (saved_model.pb
+last), verify each uploaded object's sha256, manifest, and only then the pointer. A reader that follows
+the pointer therefore never meets a version that is still being uploaded (tensorflow/serving#1086).
+
+No database beside the bucket: version numbers are claimed with a create-only write (If-None-Match: *)
+and the pointer changes only by compare-and-swap on its ETag (If-Match), both honoured by AWS S3 and
+SeaweedFS. Two publishers racing both end with complete versions; the pointer moves forward only and
+never names a version that is missing.
+
+Retries and crashes: a run's model claims at most one version (`claims/runs/`, create-only), so a
+retried pusher finishes that version instead of making a second. Moving the pointer, the audit log and
+prune's race with promote/rollback are in pointer_moves.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nightshift.core.errors import ChecksumMismatch, RegistryError
+from nightshift.core.registry.audit import AUDIT_DIR, AuditEntry, now_utc
+from nightshift.core.registry.layout import (
+    claim_key,
+    manifest_key,
+    pointer_key,
+    run_claim_key,
+    upload_order,
+    version_prefix,
+    versions_in,
+)
+from nightshift.core.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes
+from nightshift.core.registry.pointer_moves import PointerMoves
+from nightshift.core.s3 import (
+    S3Uri,
+    download_hashed,
+    ensure_bucket,
+    get_bytes,
+    hash_object,
+    list_keys,
+    put_if_absent,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    manifest: Manifest
+    problems: list[str]  # empty when every file matches its sha256
+    serving: bool
+
+
+class ModelRegistry(PointerMoves):
+    """One model's folder in the models bucket, e.g. s3://nightshift-models/taxi."""
+
+    def __init__(self, client: Any, uri: str):
+        self.client = client
+        self.location = S3Uri.parse(uri)
+        self.bucket = self.location.bucket
+        self.prefix = self.location.key.strip("/")
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    # -- reading -------------------------------------------------------------------------------
+    def versions(self) -> list[int]:
+        with_manifest, _ = versions_in(list_keys(self.client, self.bucket, self.prefix + "/"), self.prefix)
+        return sorted(with_manifest)
+
+    def next_version(self) -> int:
+        with_manifest, with_files = versions_in(
+            list_keys(self.client, self.bucket, self.prefix + "/"), self.prefix
+        )
+        # Skip numbers used by an interrupted upload or claimed by another publisher: never reused.
+        return max(with_manifest | with_files, default=0) + 1
+
+    def read_pointer(self) -> Pointer | None:
+        return self._read_pointer()[0]
+
+    def _read_pointer(self) -> tuple[Pointer | None, str | None]:
+        key = pointer_key(self.prefix)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except (self.client.exceptions.NoSuchKey, self.client.exceptions.NoSuchBucket):
+            return None, None
+        return Pointer.from_json(response["Body"].read(), where=self._uri(key)), response["ETag"]
+
+    def audit_log(self) -> list[AuditEntry]:
+        keys = sorted(list_keys(self.client, self.bucket, f"{self.prefix}/{AUDIT_DIR}/"))
+        return [AuditEntry.from_json(get_bytes(self.client, self.bucket, k) or b"", where=self._uri(k))
+                for k in keys]
+
+    def read_manifest(self, version: int) -> Manifest:
+        key = manifest_key(self.prefix, version)
+        data = get_bytes(self.client, self.bucket, key)
+        if data is None:
+            raise RegistryError(f"{self._uri(key)}: manifest of version {version} not found")
+        return Manifest.from_json(data, where=self._uri(key))
+
+    def check_files(self, manifest: Manifest) -> list[str]:
+        """One line per file that is missing or whose sha256 differs from the manifest (hashed streaming)."""
+        return self._mismatches(version_prefix(self.prefix, manifest.version), manifest.files)
+
+    def _mismatches(self, base: str, files: list[FileEntry]) -> list[str]:
+        """Every object under `base` hashed (streaming) against its entry: one line per missing or differing file."""
+        problems = []
+        for entry in files:
+            key = base + entry.path
+            actual = hash_object(self.client, self.bucket, key)
+            if actual is None:
+                problems.append(f"{self._uri(key)}: missing (manifest lists {entry.size} bytes)")
+            elif actual != entry.sha256:
+                problems.append(f"{self._uri(key)}: sha256 {actual[:12]}… does not match the manifest's "
+                                f"{entry.sha256[:12]}…")
+        return problems
+
+    def status(self) -> list[VersionStatus]:
+        pointer = self.read_pointer()
+        out = []
+        for version in self.versions():
+            manifest = self.read_manifest(version)
+            out.append(VersionStatus(manifest, self.check_files(manifest),
+                                     serving=pointer is not None and pointer.version == version))
+        return out
+
+    def download_serving(self, dest: Path, version: int | None = None) -> Manifest:
+        """Download a version (default: the pointer's) into `dest`, hashing every file as it streams to disk;
+        raises on any mismatch. Entries are checked to stay inside `dest` (Manifest.from_json refuses
+        absolute and `..` paths; the resolved target is checked again here)."""
+        if version is None:
+            pointer = self.read_pointer()
+            if pointer is None:
+                raise RegistryError(f"{self._uri(pointer_key(self.prefix))}: no model published yet")
+            version = pointer.version
+            raw = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version)) or b""
+            if sha256_bytes(raw) != pointer.manifest_sha256:
+                raise ChecksumMismatch(f"{self._uri(manifest_key(self.prefix, version))}: manifest does not match "
+                                       "the sha256 recorded in the pointer; refusing to load")
+        manifest = self.read_manifest(version)
+        base = version_prefix(self.prefix, version)
+        root = dest.resolve()
+        for entry in manifest.files:
+            target = (dest / entry.path).resolve()
+            if not target.is_relative_to(root):
+                raise RegistryError(f"{self._uri(manifest_key(self.prefix, version))}: entry {entry.path!r} "
+                                    f"resolves outside {dest}; refusing to load")
+            digest = download_hashed(self.client, self.bucket, base + entry.path, target)
+            if digest != entry.sha256:
+                target.unlink(missing_ok=True)
+                raise ChecksumMismatch(
+                    f"{self._uri(base + entry.path)}: "
+                    + ("missing" if digest is None else "content does not match its manifest sha256")
+                    + f" (version {version}); refusing to load")
+        return manifest
+
+    # -- publishing ----------------------------------------------------------------------------
+    def publish(self, model_dir: Path, manifest_fields: dict[str, Any]) -> Manifest:
+        """Upload a SavedModel folder as a new version and move the pointer to it (forward only).
+
+        Idempotent per pipeline run: called again with the same `run_id` (a retried task) it finishes the
+        version that run claimed, or returns it if it was complete, and never makes a second one."""
+        ensure_bucket(self.client, self.bucket)
+        files = scan_model_dir(model_dir)
+        run_id = manifest_fields.get("run_id", "")
+        # A retry publishes the same files; a run cleared and trained again publishes other ones, a new version.
+        model_digest = sha256_bytes(json.dumps(sorted((f.path, f.sha256) for f in files)).encode())
+        version = self._claim_version(f"{run_id}\n{model_digest}" if run_id else "", run_id)
+        base = version_prefix(self.prefix, version)
+        existing = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version))
+        if existing is not None:  # a retry after the manifest was written: only the pointer may be left
+            manifest = Manifest.from_json(existing, where=self._uri(manifest_key(self.prefix, version)))
+            if any(e.action == "publish" and e.to_version == version for e in self.audit_log()):
+                log.info("run %s already published version %d and moved the pointer; nothing left to do",
+                         run_id, version)
+                return manifest  # the pointer may have moved on since (a rollback): leave it
+            log.info("run %s already published version %d; finishing its pointer move", run_id, version)
+        else:
+            for rel in upload_order([f.path for f in files]):
+                self.client.upload_file(str(model_dir / rel), self.bucket, base + rel)
+            self._verify_uploaded(base, files)
+            manifest = Manifest(version=version, files=files, **manifest_fields)
+            self.client.put_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version),
+                                   Body=manifest.to_json(), ContentType="application/json")
+        self.move_pointer(version, action="publish", actor=f"pipeline run {manifest.run_id}",
+                          reason="blessed by the evaluator", run_id=manifest.run_id, forward_only=True)
+        log.info("published %s (version %d, %d files)", self._uri(base), version, len(files))
+        return manifest
+
+    def _claim_version(self, publication: str, run_id: str, attempts: int = 20) -> int:
+        """The version this publication (a run and its model's files) claimed before, else the next free
+        number, taken with a create-only write so no two publishers share one."""
+        run_key = run_claim_key(self.prefix, publication) if publication else None
+        if run_key and (earlier := get_bytes(self.client, self.bucket, run_key)) is not None:
+            return int(json.loads(earlier)["version"])
+        version = self.next_version()
+        for _ in range(attempts):
+            body = json.dumps({"run_id": run_id, "at": now_utc(), "version": version}).encode()
+            if put_if_absent(self.client, self.bucket, claim_key(self.prefix, version), body):
+                break
+            version = max(version + 1, self.next_version())
+        else:
+            raise RegistryError(f"{self._uri(self.prefix)}/: could not claim a version number in {attempts} "
+                                "attempts (too many concurrent publishers?)")
+        if run_key and not put_if_absent(self.client, self.bucket, run_key, body):
+            # The same run is publishing twice at once: the first claim wins, this number stays a gap.
+            return int(json.loads(get_bytes(self.client, self.bucket, run_key) or b"{}")["version"])
+        return version
+
+    def _verify_uploaded(self, base: str, files: list[FileEntry]) -> None:
+        if problems := self._mismatches(base, files):
+            raise ChecksumMismatch(f"{problems[0]} (uploaded from the local file); the pointer was not moved")

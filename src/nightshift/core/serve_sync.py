@@ -1,0 +1,146 @@
+"""Mirror a model's serving version into TF Serving's local layout, whole versions only.
+
+TF Serving polls `model_base_path` for numeric folders and loads the highest; it loads folders that are
+still being written (tensorflow/serving#1086) and since 2.7 no longer reads S3 itself (#1963). So this
+sidecar downloads into a hidden temporary folder on the same file system, verifies every file against
+the manifest's sha256 (ModelRegistry.download_serving does), and only then renames it into place: one
+atomic rename, so TF Serving only ever sees whole versions.
+
+TF Serving's default policy serves the highest version number, so after a rollback the newer folders are
+taken away (renamed out, then deleted): the highest folder is always the pointer's version. Up to
+`keep - 1` older versions stay, for a fast local rollback.
+
+Several syncs may share one `model_base_path` (two sidecars, a cron job and a person): each round holds an
+exclusive lock on `<base>/.nightshift-sync.lock`, downloads under a name of its own, re-hashes every file
+on disk before the rename, and a serving folder whose files no longer match the manifest (a disk error,
+an edit) is downloaded again and swapped in, not left in place. Only folders this module names (numeric
+version folders and its own temporary names) are ever removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nightshift.core.errors import ChecksumMismatch
+from nightshift.core.registry.manifest import verify_folder
+
+if TYPE_CHECKING:
+    from nightshift.core.registry.store import ModelRegistry
+
+log = logging.getLogger(__name__)
+TMP_PREFIX = ".nightshift-tmp-"
+LOCK_NAME = ".nightshift-sync.lock"
+
+
+@dataclass
+class SyncResult:
+    serving: int | None
+    downloaded: bool
+    removed: list[int] = field(default_factory=list)
+    repaired: bool = False
+
+
+def version_folders(base: Path) -> list[int]:
+    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()) if base.exists() else []
+
+
+def _remove(folder: Path) -> None:
+    # Renamed out of TF Serving's sight first (a non-numeric name), then deleted at leisure.
+    doomed = folder.with_name(f"{TMP_PREFIX}removed-{folder.name}-{uuid.uuid4().hex[:8]}")
+    folder.rename(doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+@contextmanager
+def _exclusive(base: Path) -> Iterator[None]:
+    """One sync at a time per folder, across processes; released by the kernel if the process dies."""
+    fd = os.open(base / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _download_verified(registry: ModelRegistry, base: Path) -> tuple[Path, int]:
+    """The pointer's version in a temporary folder of this process, every file re-hashed on disk."""
+    tmp = base / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        # Follows the pointer itself: checks the manifest against the pointer's sha256, then every file.
+        manifest = registry.download_serving(tmp)
+        problems = verify_folder(tmp, manifest.files)
+        if problems:
+            raise ChecksumMismatch(f"version {manifest.version} changed on disk after download: " + "; ".join(problems))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, manifest.version
+
+
+def sync_once(registry: ModelRegistry, base: Path, keep: int = 2) -> SyncResult:
+    """Make `base/<pointer version>` present, verified and the highest version folder; keep `keep` in all."""
+    base.mkdir(parents=True, exist_ok=True)
+    with _exclusive(base):
+        for stale in base.glob(f"{TMP_PREFIX}*"):  # left by an interrupted round (the lock says none is running)
+            shutil.rmtree(stale, ignore_errors=True)
+        pointer = registry.read_pointer()
+        if pointer is None:
+            log.info("%s/%s: nothing published yet", registry.bucket, registry.prefix)
+            return SyncResult(None, False)
+        serving = pointer.version
+        downloaded = repaired = False
+        placed = base / str(serving)
+        problems = verify_folder(placed, registry.read_manifest(serving).files) if placed.exists() else []
+        if problems:
+            log.warning("version %d at %s does not match its manifest (%s); replacing it with a verified copy",
+                        serving, placed, "; ".join(problems[:3]))
+        if problems or not placed.exists():
+            tmp, serving = _download_verified(registry, base)  # fully verified before anything moves
+            placed = base / str(serving)
+            if placed.exists() and (problems or verify_folder(placed, registry.read_manifest(serving).files)):
+                _remove(placed)  # two renames apart: the damaged copy out, the verified one in
+                repaired = True
+            if placed.exists():  # the pointer moved on to a version already here, intact
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.rename(placed)
+                downloaded = True
+                log.info("placed version %d at %s", serving, placed)
+        removed = [v for v in version_folders(base) if v > serving]
+        older = [v for v in version_folders(base) if v < serving]
+        removed += older[: max(0, len(older) - (keep - 1))]
+        for version in removed:
+            _remove(base / str(version))
+            log.info("removed version %d from %s", version, base)
+        return SyncResult(serving, downloaded, sorted(removed), repaired)
+
+
+def lag(registry: ModelRegistry, base: Path) -> str | None:
+    """Why `base` does not serve the pointer's version (None when it does): a sidecar's health check."""
+    pointer = registry.read_pointer()
+    if pointer is None:
+        return None  # nothing published: nothing to lag behind
+    highest = max(version_folders(base), default=None)
+    if highest != pointer.version:
+        return f"{base} serves {f'v{highest}' if highest else 'nothing'}, the registry pointer names v{pointer.version}"
+    return None
+
+
+def sync_forever(registry: ModelRegistry, base: Path, interval: float, keep: int = 2) -> None:
+    """The sidecar loop: a failed round (S3 down, a tampered file) is logged and retried next round."""
+    while True:
+        try:
+            sync_once(registry, base, keep)
+        except Exception:  # a sidecar must outlive one bad round; the error is logged in full
+            log.exception("serve-sync round failed; serving folder left as it was")
+        time.sleep(interval)

@@ -1,1 +1,0 @@
-"""Test and benchmark data made from the real taxi data (used by tests/ and bench/)."""
