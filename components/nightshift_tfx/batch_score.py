@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("model %s version %d verified (%d files, sha256 each)", args.model_uri, manifest.version,
                  len(manifest.files))
         try:
-            local_input, _ = fetch_input(client, args.input, tmp_path / "input", expect=args.input_fingerprint)
+            local_input, fingerprint = fetch_input(client, args.input, tmp_path / "input",
+                                                   expect=args.input_fingerprint)
         except InputChanged as exc:
             log.error("%s", exc)
             return EXIT_DATA_ERROR
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             marker = commit_output(client, out_file, args.output, rows=stats.rows, model_version=manifest.version,
                                    run_id=args.run_id, model_uri=args.model_uri, source=args.input,
-                                   protected=protected)
+                                   protected=protected, source_fingerprint=fingerprint)
         except OutputNotOwned as exc:
             log.error("%s", exc)
             return EXIT_DATA_ERROR

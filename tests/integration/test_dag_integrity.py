@@ -66,7 +66,8 @@ def test_taxi_nightly_shape(dagbag):
     dag = dagbag["dags"]["taxi_nightly"]
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     assert "nightshift" in dag["tags"]
-    assert dag["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "train_steps", "window_days"]
+    assert dag["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "retrain_reason", "train_steps",
+                             "window_days"]
     tasks = dag["tasks"]
     # Nothing served yet: the champion's task is skipped, and the Evaluator still runs.
     assert tasks["evaluator"]["trigger_rule"] == "none_failed"
@@ -110,7 +111,8 @@ def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
     assert {"nightshift", *spec.airflow.tags} <= set(nightly["tags"])
     assert nightly["catchup"] is False and nightly["max_active_runs"] == 1
     assert (nightly["schedule"] == "NullTimetable") == (spec.airflow.schedule is None)
-    assert nightly["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "train_steps", "window_days"]
+    assert nightly["params"] == ["experiment_gate_threshold", "gate_threshold", "publish", "retrain_reason",
+                                 "train_steps", "window_days"]
     assert nightly["param_schemas"]["gate_threshold"]["title"] == f"Minimum {spec.evaluation.gate_metric}"
     # The form can raise the spec's bound, never lower it: the schema's minimum is the bound.
     bound = spec.evaluation.thresholds[spec.evaluation.gate_metric]
@@ -125,6 +127,16 @@ def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
     assert scoring["params"] == ["input_uri", "model_version"]
     assert scoring["tasks"]["score"]["upstream"] == ["input_gate"]
     assert scoring["tasks"]["output_gate"]["upstream"] == ["score"]
+
+    monitor = dagbag["dags"][spec.monitor_dag_id]
+    # Daily from its cron and whenever a label partition's Asset is updated.
+    assert monitor["schedule"] == ("AssetOrTimeSchedule" if spec.monitoring.schedule else "AssetTriggeredTimetable")
+    assert monitor["params"] == ["labels_uri"]
+    tasks = monitor["tasks"]
+    assert tasks["check_bounds"]["upstream"] == ["realized_metrics"]
+    assert tasks["check_bounds"]["trigger_rule"] == "all_done"  # a bad label feed must not hide a breach
+    assert tasks["trigger_retrain"]["upstream"] == ["check_bounds"]
+    assert tasks["trigger_retrain"]["trigger_rule"] == "all_success"  # skipped when nothing breached
 
 
 def test_a_bad_spec_is_an_import_error_naming_file_and_key_and_the_others_still_load(test_env, tmp_path):

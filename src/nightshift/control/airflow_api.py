@@ -78,6 +78,15 @@ class AirflowClient:
             body["dag_run_id"] = run_id
         return self.request("POST", f"/dags/{dag_id}/dagRuns", f"trigger {dag_id}", json=body)
 
+    def asset_event(self, uri: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """Record that an Asset was updated outside Airflow (as a task's outlet would): DAGs scheduled on it run."""
+        found = self.request("GET", "/assets", f"find asset {uri}", params={"uri_pattern": uri, "limit": 100})
+        ids = [a["id"] for a in found.get("assets", []) if a["uri"].rstrip("/") == uri.rstrip("/")]
+        if not ids:
+            raise AirflowApiError(404, f"no asset with URI {uri}; no DAG is scheduled on it yet", "asset event")
+        return self.request("POST", "/assets/events", f"asset event for {uri}",
+                            json={"asset_id": ids[0], "extra": extra})
+
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}", f"get run {run_id}")
 

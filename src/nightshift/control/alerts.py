@@ -18,7 +18,7 @@ class AlertDeliveryError(NightshiftError):
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # "task_failed" or "run_late"
+    kind: str  # "task_failed", "run_late" or "model_degraded"
     dag_id: str
     run_id: str
     task_id: str | None
@@ -29,8 +29,9 @@ class Alert:
 
     @property
     def text(self) -> str:
-        what = (f"task {self.task_id} failed" if self.kind == "task_failed"
-                else "run is late (deadline missed)")
+        what = {"task_failed": f"task {self.task_id} failed",
+                "model_degraded": "the served model fell below a realized bound"}.get(
+            self.kind, "run is late (deadline missed)")
         lines = [f"[nightshift] {self.dag_id}: {what} in run {self.run_id}"]
         if self.reason:
             lines.append(f"reason: {self.reason}")
@@ -69,6 +70,14 @@ def late_alert(context: dict[str, Any], deadline_minutes: float, base_url: str) 
                  log_url=f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}",
                  reason=f"not finished {deadline_minutes:g} min after it was queued ({run.get('queued_at')}); "
                         f"state {run.get('state')}")
+
+
+def degraded_alert(ti: Any, reason: str, *, retrain: bool) -> Alert:
+    """From the monitor's decision task: what breached, and whether a retraining run follows."""
+    action = "a retraining run is triggered" if retrain else "retraining is off (monitoring.retrain)"
+    return Alert(kind="model_degraded", dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, logical_date=None,
+                 try_number=getattr(ti, "try_number", None), log_url=getattr(ti, "log_url", None),
+                 reason=f"{reason}; {action}")
 
 
 def post(url: str, alert: Alert, *, target: str, timeout: float = 10.0) -> None:

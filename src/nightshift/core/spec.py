@@ -94,6 +94,24 @@ class ScoringSpec:
 
 
 @dataclass(frozen=True)
+class MonitoringSpec:
+    """How the served model is watched once labels arrive (the `<name>_monitor` DAG, `nightshift monitor`).
+
+    Labels for the scored partition `date=D` land under `<labels_uri>/date=D/`; each label row joins its
+    prediction by `scoring.key_column` when the spec names one, else by the fingerprint of the feature values
+    both files share. The true class is `label_column` itself, or `label_rule` evaluated on the label row (the
+    model module's own definition of its label, e.g. `tips > 0.2 * fare`)."""
+
+    labels_uri: str
+    label_column: str
+    label_rule: str | None = None
+    min_realized: dict[str, float] = field(default_factory=dict)  # metric -> lower bound; breach = retrain
+    min_labelled_rows: int = 100  # fewer labelled rows than this: metrics reported, bounds not judged
+    schedule: str | None = "0 6 * * *"
+    retrain: bool = True  # a breach triggers `<name>_nightly` (its conf and note say why)
+
+
+@dataclass(frozen=True)
 class ExecutionSpec:
     """Where TFX nodes run: `subprocess` (the TFX interpreter beside the Airflow worker) or `kubernetes`
     (a pod of the runtime image per node, through the cncf-kubernetes provider)."""
@@ -134,6 +152,7 @@ class PipelineSpec:
     drift: DriftSpec
     scoring: ScoringSpec
     path: Path = field(compare=False)
+    monitoring: MonitoringSpec | None = None  # filled in by the loader (defaults derive from other sections)
     alerts: AlertSpec = AlertSpec()
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     execution: ExecutionSpec = ExecutionSpec()
@@ -150,3 +169,13 @@ class PipelineSpec:
     @property
     def nightly_dag_id(self) -> str:
         return f"{self.name}_nightly"
+
+    @property
+    def monitor_dag_id(self) -> str:
+        return f"{self.name}_monitor"
+
+    @property
+    def labels_asset_uri(self) -> str:
+        """The Airflow Asset a label landing updates (`nightshift labels land`): it starts the monitor."""
+        assert self.monitoring is not None
+        return self.monitoring.labels_uri

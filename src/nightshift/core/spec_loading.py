@@ -23,6 +23,7 @@ from nightshift.core.spec import (
     DriftSpec,
     EvaluationSpec,
     ExecutionSpec,
+    MonitoringSpec,
     PipelineSpec,
     PushSpec,
     ScoringSpec,
@@ -34,7 +35,9 @@ from nightshift.core.spec import (
 _ALLOWED = {
     "": {"name", "description", "source", "window", "contract", "module_file", "training",
          "evaluation", "push", "airflow", "reports_uri", "drift", "scoring", "alerts", "beam_pipeline_args",
-         "execution"},
+         "execution", "monitoring"},
+    "monitoring": {"labels_uri", "label_column", "label_rule", "min_realized", "min_labelled_rows", "schedule",
+                   "retrain"},
     "execution": {"backend", "image", "namespace", "cpu", "memory", "volume_claim", "kubernetes_conn_id"},
     "alerts": {"webhook_conn", "deadline_minutes", "email", "email_conn"},
     "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
@@ -170,6 +173,7 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     sc = _section(doc, "scoring", path)
     al = _section(doc, "alerts", path)
     ex = _section(doc, "execution", path)
+    mon = _section(doc, "monitoring", path)
     if ex.get("backend", "subprocess") not in EXECUTION_BACKENDS:
         raise SpecError(f"{path}: execution.backend must be one of {sorted(EXECUTION_BACKENDS)}, "
                         f"got {ex.get('backend')!r}")
@@ -230,8 +234,36 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     if kinds == {BINARY}:
         thresholds.setdefault("auc", DEFAULT_BINARY_AUC)
 
+    min_realized = mon.get("min_realized") or {gate_metric: thresholds[gate_metric]}
+    if not isinstance(min_realized, dict) or not all(
+            m in KNOWN_METRICS and METRICS[m].kind in kinds and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and 0 <= v <= 1 for m, v in min_realized.items()):
+        raise SpecError(f"{path}: monitoring.min_realized must map metrics of this pipeline's kind "
+                        f"({', '.join(sorted(m for m in KNOWN_METRICS if METRICS[m].kind in kinds))}) to bounds "
+                        f"within [0, 1], got {min_realized!r}")
+    label_column = str(mon.get("label_column") or sc.get("label_column") or "")
+    if not label_column:
+        raise SpecError(f"{path}: monitoring.label_column (or scoring.label_column) must name the label feed's "
+                        "label column")
+    rule = mon.get("label_rule")
+    if rule is not None and (not isinstance(rule, str) or not rule.strip()):
+        raise SpecError(f"{path}: monitoring.label_rule must be an expression over the label feed's columns, such "
+                        f"as 'tips > 0.2 * fare', got {rule!r}")
+    retrain = mon.get("retrain", True)
+    if not isinstance(retrain, bool):
+        raise SpecError(f"{path}: monitoring.retrain must be true or false, got {retrain!r}")
+    labels_uri = str(mon.get("labels_uri") or f"s3://{str(src['uri'])[5:].split('/')[0]}/{name}-labels/")
+    if not labels_uri.startswith("s3://"):
+        raise SpecError(f"{path}: monitoring.labels_uri must be an s3:// URI, got {labels_uri!r}")
+    monitoring = MonitoringSpec(
+        labels_uri=labels_uri.rstrip("/") + "/", label_column=label_column, label_rule=rule,
+        min_realized={str(k): float(v) for k, v in min_realized.items()},
+        min_labelled_rows=_positive_int(mon.get("min_labelled_rows", 100), "monitoring.min_labelled_rows", path),
+        schedule=_schedule(mon.get("schedule", "0 6 * * *"), "monitoring.schedule", path), retrain=retrain)
+
     return PipelineSpec(
         name=name,
+        monitoring=monitoring,
         description=str(top.get("description", "")),
         source=SourceSpec(dataset=str(src["dataset"]), uri=str(src["uri"]).rstrip("/") + "/",
                           timestamp_column=str(src["timestamp_column"]) if src.get("timestamp_column") else None),

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from nightshift.control.cli import monitoring
 from nightshift.control.cli.data import cmd_contract_draft, cmd_new, cmd_seed, cmd_validate
 from nightshift.control.cli.models import (
     cmd_lineage,
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--check", action="store_true",
                       help="change nothing; exit 1 when the folder does not serve the pointer's version (health check)")
     sync.set_defaults(func=cmd_serve_sync)
+
+    monitoring.add_parsers(sub)
 
     val = sub.add_parser("validate",
                          help="check a file against its dataset's contract (exit 0 ok, 1 fails, 2 unreadable)")
