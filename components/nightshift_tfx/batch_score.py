@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from nightshift.core import exit_codes
 from nightshift.core.errors import NightshiftError
 from nightshift.core.scoring_input import is_parquet
+from nightshift_tfx import skew
 from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ def load_scorer(model_dir: Path) -> tuple[Any, str]:
 
 def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_version: int, run_id: str,
                chunk_rows: int = DEFAULT_CHUNK_ROWS, key_column: str | None = None,
-               where: str | None = None) -> ScoreStats:
+               where: str | None = None, sample: Any = None) -> ScoreStats:
+    """`sample` (nightshift_tfx.skew.SkewSample) collects raw features and outputs for the skew report."""
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
@@ -212,6 +214,8 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
         for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
             scores, labels = summarise(serve(**inputs)["outputs"].numpy())
+            if sample is not None:
+                sample.add(to_examples_batch(batch, spec, where) if sample.wants_features else None, scores, labels)
             columns = [pa.array(np.arange(rows, rows + n, dtype=np.int64))]
             if key_column:
                 columns.append(batch.column(batch.schema.get_field_index(key_column)).cast(pa.string()))
@@ -278,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     from nightshift.core.registry.store import ModelRegistry
     from nightshift.core.s3 import client_from_env
     from nightshift.core.scoring_input import InputChanged, fetch_input
+    from nightshift.core.spec_loading import spec_publishing_to
 
     client = client_from_env() if "s3://" in (args.model_uri + args.input + args.output) else None
     protected = protected_prefixes(load_settings().pipelines_dir, args.model_uri)
@@ -303,10 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", exc)
             return EXIT_DATA_ERROR
         out_file = tmp_path / "part-00000.parquet"
+        sample = skew.SkewSample()
         try:
             stats = score_file(tmp_path / "model", local_input, out_file, model_version=manifest.version,
                                run_id=args.run_id, chunk_rows=args.chunk_rows, key_column=args.key_column,
-                               where=args.input)
+                               where=args.input, sample=sample)
         except ScoringInputError as exc:
             log.error("%s", exc)
             return EXIT_INPUT_ERROR
@@ -317,12 +323,16 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 log.error("OUTPUT GATE FAILED: %s", p)
             return EXIT_OUTPUT_ERROR
+        spec = spec_publishing_to(load_settings().pipelines_dir, args.model_uri)
+        measured = skew.measure(sample, manifest, spec.drift, load_classes(tmp_path / "model")) if spec else \
+            {"status": f"not measured: no pipeline spec publishes to {args.model_uri}"}
+        (log.warning if measured["status"].startswith("breach") else log.info)("skew: %s", measured["status"])
         if stats.rows == 0:
             log.warning("%s holds no rows: committing an empty prediction file (rows=0 in the marker)", args.input)
         try:
             marker = commit_output(client, out_file, args.output, rows=stats.rows, model_version=manifest.version,
                                    run_id=args.run_id, model_uri=args.model_uri, source=args.input,
-                                   protected=protected, source_fingerprint=fingerprint)
+                                   protected=protected, source_fingerprint=fingerprint, skew=measured)
         except OutputNotOwned as exc:
             log.error("%s", exc)
             return EXIT_DATA_ERROR

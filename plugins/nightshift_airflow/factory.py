@@ -203,7 +203,8 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
                                    model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
                                    key_column=sc.key_column, **conn)
         out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",
-                                           input_gate_task_id="input_gate", **conn)
+                                           input_gate_task_id="input_gate", webhook_conn=spec.alerts.webhook_conn,
+                                           **conn)
         resolve >> gate >> score >> out
     return dag
 

@@ -66,17 +66,14 @@ class RetrainDecisionOperator(RecordsCost, BaseOperator):
         self.pipeline = pipeline
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nightshift.control.alerts import degraded_alert, post
-        from nightshift_airflow.notifiers import webhook_url
+        from nightshift.control.alerts import degraded_alert
+        from nightshift_airflow.notifiers import post_alert
 
         summary = context["ti"].xcom_pull(task_ids=self.realized_task_id, key=SUMMARY_KEY)
         reason = (summary or {}).get("reason")
         if not reason:
             raise AirflowSkipException("the served version breached no realized bound")
-        alert = degraded_alert(context["ti"], reason, retrain=self.retrain)
-        self.log.error("ALERT %s", alert.text.replace("\n", " | "))
-        if url := webhook_url(self.webhook_conn):
-            post(url, alert, target=self.webhook_conn)
+        post_alert(self.webhook_conn, degraded_alert(context["ti"], reason, retrain=self.retrain))
         if not self.retrain:
             raise AirflowSkipException("monitoring.retrain is off: alerted only")
         return {"retrain_reason": reason}

@@ -39,6 +39,16 @@ def webhook_url(conn_id: str) -> str | None:
     return f"http://{host}{port}/{path}"
 
 
+def post_alert(conn_id: str, alert: Any) -> None:
+    """Log an alert and deliver it through the webhook connection, when there is one."""
+    from nightshift.control.alerts import post
+
+    log.error("ALERT %s", alert.text.replace("\n", " | "))
+    if url := webhook_url(conn_id):
+        post(url, alert, target=conn_id)
+        log.info("alert for %s/%s sent to connection %s", alert.dag_id, alert.run_id, conn_id)
+
+
 async def notify_late_run(conn_id: str, deadline_minutes: float, context: dict | None = None) -> None:
     """Deadline-alert callback (runs in the triggerer): the nightly run is still going past its deadline."""
     import asyncio
@@ -62,14 +72,9 @@ class WebhookNotifier(BaseNotifier):
         self.conn_id = conn_id
 
     def notify(self, context: Any) -> None:
-        from nightshift.control.alerts import failure_alert, post
+        from nightshift.control.alerts import failure_alert
 
-        alert = failure_alert(context)
-        log.error("ALERT %s", alert.text.replace("\n", " | "))
-        url = webhook_url(self.conn_id)
-        if url:
-            post(url, alert, target=self.conn_id)
-            log.info("alert for %s/%s sent to connection %s", alert.dag_id, alert.run_id, self.conn_id)
+        post_alert(self.conn_id, failure_alert(context))
 
 
 class EmailNotifier(SmtpNotifier):

@@ -126,14 +126,16 @@ class BatchScoreOperator(RecordsCost, BaseOperator):
 
 
 class PredictionOutputGateOperator(RecordsCost, BaseOperator):
-    """Re-checks the committed output: marker present, file matches its sha256, one row per input row."""
+    """Re-checks the committed output: marker present, file matches its sha256, one row per input row.
+    Skew the scorer measured beyond the spec's bounds is alerted (the output stands: monitoring reports)."""
 
     def __init__(self, *, resolve_task_id: str, input_gate_task_id: str, aws_conn_id: str = S3_CONN_ID,
-                 **kwargs: Any):
+                 webhook_conn: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.resolve_task_id = resolve_task_id
         self.input_gate_task_id = input_gate_task_id
         self.aws_conn_id = aws_conn_id
+        self.webhook_conn = webhook_conn
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.core.predictions import verify_committed
@@ -144,4 +146,11 @@ class PredictionOutputGateOperator(RecordsCost, BaseOperator):
         marker = verify_committed(client, resolved["output"], expected_rows=rows, run_id=context["run_id"])
         self.log.info("%s: %d predictions by model version %s, committed", resolved["output"], marker["rows"],
                       marker["model_version"])
+        status = (marker.get("skew") or {}).get("status", "not measured")
+        self.log.info("training/serving skew: %s", status)
+        if status.startswith("breach") and self.webhook_conn:
+            from nightshift.control.alerts import skew_alert
+            from nightshift_airflow.notifiers import post_alert
+
+            post_alert(self.webhook_conn, skew_alert(context["ti"], resolved["input"], status))
         return marker

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nightshift.control.alerts import AlertDeliveryError, failure_alert, post
+from nightshift.control.alerts import AlertDeliveryError, degraded_alert, failure_alert, post
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +33,18 @@ def test_failure_alert_names_dag_task_run_log_and_reason():
     ]
     payload = alert.payload()
     assert payload["logical_date"] == "2026-11-22T02:00:00+00:00" and payload["try_number"] == 2
+
+
+def test_a_degraded_model_alert_says_what_breached_and_whether_it_retrains():
+    ti = SimpleNamespace(dag_id="taxi_monitor", run_id="scheduled__2026", task_id="check_bounds", try_number=1,
+                         log_url=None)
+    reason = "taxi v7 on date=2026-11-20: realized binary_accuracy 0.2100 < 0.7 on 5000 labelled rows"
+    assert degraded_alert(ti, reason, retrain=True).text.splitlines() == [
+        "[nightshift] taxi_monitor: the served model fell below a realized bound in run scheduled__2026",
+        f"reason: {reason}; a retraining run is triggered",
+    ]
+    alert = degraded_alert(ti, reason, retrain=False)
+    assert alert.kind == "model_degraded" and alert.reason.endswith("retraining is off (monitoring.retrain)")
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -61,6 +61,11 @@ def _write_variant(tmp_path: Path, change) -> Path:
         (lambda d: d["evaluation"].update(gate_metric="auc"), "evaluation.gate_metric 'auc' must also appear"),
         (lambda d: d["evaluation"].update(champion_tolerance=True), "evaluation.champion_tolerance must be within"),
         (lambda d: d["evaluation"].update(baseline_margin=-0.1), "evaluation.baseline_margin must be within [0, 1]"),
+        (lambda d: d["monitoring"].update(min_realized={"sparse_categorical_accuracy": 0.5}),
+         "monitoring.min_realized must map metrics of this pipeline's kind"),
+        (lambda d: d["monitoring"].update(labels_uri="/tmp/labels"), "monitoring.labels_uri must be an s3:// URI"),
+        (lambda d: d["monitoring"].update(retrain="yes"), "monitoring.retrain must be true or false"),
+        (lambda d: d["monitoring"].update(label_rule=""), "monitoring.label_rule must be an expression"),
         (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
          "alerts.email must be an e-mail address or a list of them"),
     ],
@@ -88,6 +93,14 @@ def test_manual_only_schedule_and_presets_load(tmp_path):
     assert spec.airflow.schedule is None
     spec = load_spec(_write_variant(tmp_path / "b", lambda d: d["airflow"].update(schedule="@weekly")), PROJECT_ROOT)
     assert spec.airflow.schedule == "@weekly"
+
+
+def test_monitoring_defaults_come_from_the_other_sections(tmp_path):
+    spec = load_spec(_write_variant(tmp_path, lambda d: d.pop("monitoring")), PROJECT_ROOT)
+    assert spec.monitoring.labels_uri == "s3://nightshift-raw/taxi-labels/"
+    assert spec.monitoring.label_column == "tips" and spec.monitoring.label_rule is None
+    assert spec.monitoring.min_realized == {"binary_accuracy": spec.evaluation.thresholds["binary_accuracy"]}
+    assert (spec.monitoring.retrain, spec.monitor_dag_id) == (True, "taxi_monitor")
 
 
 def test_alert_emails_load_as_a_list(tmp_path):

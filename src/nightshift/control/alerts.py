@@ -18,7 +18,7 @@ class AlertDeliveryError(NightshiftError):
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # "task_failed", "run_late" or "model_degraded"
+    kind: str  # "task_failed", "run_late", "model_degraded" or "input_skew"
     dag_id: str
     run_id: str
     task_id: str | None
@@ -30,7 +30,8 @@ class Alert:
     @property
     def text(self) -> str:
         what = {"task_failed": f"task {self.task_id} failed",
-                "model_degraded": "the served model fell below a realized bound"}.get(
+                "model_degraded": "the served model fell below a realized bound",
+                "input_skew": "the scored input is skewed from the training data"}.get(
             self.kind, "run is late (deadline missed)")
         lines = [f"[nightshift] {self.dag_id}: {what} in run {self.run_id}"]
         if self.reason:
@@ -78,6 +79,13 @@ def degraded_alert(ti: Any, reason: str, *, retrain: bool) -> Alert:
     return Alert(kind="model_degraded", dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, logical_date=None,
                  try_number=getattr(ti, "try_number", None), log_url=getattr(ti, "log_url", None),
                  reason=f"{reason}; {action}")
+
+
+def skew_alert(ti: Any, source: str, status: str) -> Alert:
+    """From the scoring DAG's output gate: which input, which features, how far (the scores were committed)."""
+    return Alert(kind="input_skew", dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, logical_date=None,
+                 try_number=getattr(ti, "try_number", None), log_url=getattr(ti, "log_url", None),
+                 reason=f"{source}: {status}")
 
 
 def post(url: str, alert: Alert, *, target: str, timeout: float = 10.0) -> None:

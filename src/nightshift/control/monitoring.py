@@ -143,7 +143,8 @@ def evaluate_partition(client: Any, spec: PipelineSpec, partition: str, marker: 
     predictions = f"{spec.scoring.output_uri.rstrip('/')}/{partition}/"
     report = PartitionReport(partition=partition, predictions=predictions, model_version=int(marker["model_version"]),
                              scoring_run=str(marker["run_id"]), rows_scored=int(marker["rows"]),
-                             bounds=dict(mon.min_realized))
+                             bounds=dict(mon.min_realized),
+                             skew=str((marker.get("skew") or {}).get("status", "not measured")))
     where = labels_for(spec, partition, labels_uri)
     report.labels = label_objects(client, where)
     if not report.labels:

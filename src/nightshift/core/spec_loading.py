@@ -316,3 +316,15 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
 def discover_specs(pipelines_dir: Path) -> list[Path]:
     """Every `pipelines/<name>/pipeline.yaml`, sorted, so DAG ids are stable."""
     return sorted(pipelines_dir.glob("*/pipeline.yaml"))
+
+
+def spec_publishing_to(pipelines_dir: Path, model_uri: str) -> PipelineSpec | None:
+    """The pipeline spec whose pusher publishes to `model_uri` (its drift bounds judge skew), or None."""
+    for path in discover_specs(pipelines_dir):
+        try:
+            spec = load_spec(path)
+        except SpecError:
+            continue
+        if spec.push.uri.rstrip("/") == model_uri.rstrip("/"):
+            return spec
+    return None
