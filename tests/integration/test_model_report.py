@@ -22,7 +22,8 @@ def test_report_shows_history_serving_slices_and_pointer_changes(s3, bucket, fak
                         "slices": {"hour": {"3": {"binary_accuracy": acc - 0.05}, "17": {"binary_accuracy": acc}}}},
             "data_window": {"start": None, "end": f"2024-01-0{i}", "rows": 100 * i}})
     registry.rollback(actor="cli:ops", reason="v3 <worse>")
-    spec = SimpleNamespace(name="m", push=SimpleNamespace(uri=f"s3://{bucket}/m"), reports_uri=f"s3://{bucket}/r")
+    spec = SimpleNamespace(name="m", push=SimpleNamespace(uri=f"s3://{bucket}/m"), reports_uri=f"s3://{bucket}/r",
+                           scoring=SimpleNamespace(output_uri=f"s3://{bucket}/predictions/m"))
     html = render(spec, registry, endpoint="http://127.0.0.1:9")
 
     polylines = re.findall(r'<polyline [^>]*points="([^"]+)"', html)
@@ -32,6 +33,7 @@ def test_report_shows_history_serving_slices_and_pointer_changes(s3, bucket, fak
     assert "http://127.0.0.1:9/" + bucket + "/r/m/run-1/contract_gate/data_docs.html" in html
     assert "<h3>hour</h3>" in html and "0.6900" in html  # v3's slice hour=3
     assert "v3 &lt;worse&gt;" in html  # audit reason, escaped
+    assert "<p>No scored partition yet.</p>" in html
     uri = publish_report(spec, registry, html)
     assert uri == f"s3://{bucket}/m/report.html"
     assert s3.get_object(Bucket=bucket, Key="m/report.html")["Body"].read().decode() == html

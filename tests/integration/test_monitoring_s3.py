@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -14,9 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from nightshift.control.model_report import render
 from nightshift.control.monitoring import RecordNotOwned, history_uri, monitor, read_history, retrain_reason
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.predictions import commit_output
+from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import S3Uri, ensure_bucket
 from nightshift.core.spec_loading import load_spec
 
@@ -89,6 +92,11 @@ def test_realized_accuracy_is_the_share_of_labelled_predictions_that_were_right(
     # Nothing new: the record is reused, not recomputed (same computed_at).
     [again] = monitor(s3, spec, record=True)
     assert read_history(s3, spec)[0]["computed_at"] == record["computed_at"] and again.rows_labelled == 500
+
+    # The model report shows the realized history: a chart point and a table row for the partition.
+    html = render(spec, ModelRegistry(s3, f"s3://nightshift-models/{spec.name}"))
+    assert f"realized binary_accuracy 2030-05-01: {expected:.4f}" in html
+    assert re.search(rf"<td>{DAY}</td>\s*<td>v3</td><td>600</td><td>500</td>\s*<td>{expected:.4f}</td>", html)
 
 
 def test_flipped_labels_breach_and_only_the_served_version_asks_for_a_retrain(s3, spec, tmp_path):

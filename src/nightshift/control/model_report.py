@@ -45,6 +45,18 @@ Generated {{ generated }}.</p>
 {% for value, vals in rows %}<tr><td>{{ value }}</td>
 {% for m in metrics %}<td>{{ "%.4f" | format(vals[m]) if m in vals else "" }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endfor %}{% endif %}
+<h2>In production: realized metrics and skew by scored partition</h2>
+{% if monitoring %}{{ realized_chart | safe }}{{ skew_chart | safe }}
+<table><tr><th>partition</th><th>version</th><th>rows scored</th><th>rows labelled</th>
+{% for m in realized_metrics %}<th>realized {{ m }}</th>{% endfor %}<th>majority baseline</th><th>skew</th>
+<th>breaches</th></tr>
+{% for r in monitoring %}<tr class="{{ 'bad' if r.breaches else '' }}"><td>{{ r.partition }}</td>
+<td>v{{ r.model_version }}</td><td>{{ r.rows_scored }}</td><td>{{ r.rows_labelled }}</td>
+{% for m in realized_metrics %}<td>{{ "%.4f" | format(r.metrics[m]) if r.metrics.get(m) is not none else "" }}</td>
+{% endfor %}<td>{{ "%.4f" | format(r.metrics.majority_baseline) if r.metrics.get("majority_baseline") is not none
+else "" }}</td><td style="text-align:left">{{ r.skew }}</td><td style="text-align:left">{{ r.breaches | join("; ") }}
+</td></tr>{% endfor %}</table>
+{% else %}<p>No scored partition yet.</p>{% endif %}
 <h2>Pointer changes</h2>
 <table><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th><th>why</th></tr>
 {% for e in audit %}<tr><td>{{ e.at }}</td><td>{{ e.action }}</td><td>{{ e.from_version }}</td>
@@ -67,8 +79,9 @@ class _Row:
 
 
 def svg_chart(series: dict[str, list[tuple[int, float]]], serving: int | None, width: int = 720,
-              height: int = 260) -> str:
-    """Lines of metric value (0..1) by version; a dashed marker at the serving version."""
+              height: int = 260, label: Any = "v{}") -> str:
+    """Lines of metric value (0..1) by version (or by any integer position `label` names: a format string
+    or a mapping); a dashed marker at the serving version."""
     versions = sorted({v for points in series.values() for v, _ in points})
     if not versions:
         return "<p>No metrics recorded yet.</p>"
@@ -87,7 +100,8 @@ def svg_chart(series: dict[str, list[tuple[int, float]]], serving: int | None, w
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>'
                      f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick:g}</text>')
     for v in versions:
-        parts.append(f'<text x="{x(v):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">v{v}</text>')
+        text = label[v] if isinstance(label, dict) else label.format(v)
+        parts.append(f'<text x="{x(v):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">{text}</text>')
     if serving is not None and serving in versions:
         parts.append(f'<line x1="{x(serving):.1f}" x2="{x(serving):.1f}" y1="{top}" y2="{height - bottom}" '
                      'stroke="#c90" stroke-dasharray="4 3"/>'
@@ -96,8 +110,9 @@ def svg_chart(series: dict[str, list[tuple[int, float]]], serving: int | None, w
         colour = COLOURS[i % len(COLOURS)]
         coords = " ".join(f"{x(v):.1f},{y(val):.1f}" for v, val in sorted(points))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
-        parts += [f'<circle cx="{x(v):.1f}" cy="{y(val):.1f}" r="3" fill="{colour}"><title>{name} v{v}: {val:.4f}'
-                  '</title></circle>' for v, val in points]
+        parts += [f'<circle cx="{x(v):.1f}" cy="{y(val):.1f}" r="3" fill="{colour}"><title>{name} '
+                  f'{label[v] if isinstance(label, dict) else label.format(v)}: {val:.4f}</title></circle>'
+                  for v, val in points]
         parts.append(f'<text x="{width - right + 10}" y="{top + 14 * (i + 1)}" font-size="12" fill="{colour}">'
                      f'{name}</text>')
     parts.append("</svg>")
@@ -131,11 +146,39 @@ def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = N
     if latest:
         for column, values in latest.metrics.get("slices", {}).items():
             slices[column] = sorted(values.items(), key=lambda kv: (len(kv[0]), kv[0]))
+    monitoring = _monitoring(spec, registry.client)
     env = jinja2.Environment(autoescape=True)
     return env.from_string(_TEMPLATE).render(
         model=spec.name, uri=spec.push.uri, serving=serving, metrics=names, versions=rows,
         chart=svg_chart(series, serving), latest=latest.version if latest else None, latest_slices=slices,
-        audit=registry.audit_log(), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        audit=registry.audit_log(), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **monitoring)
+
+
+def _monitoring(spec: PipelineSpec, client: Any) -> dict[str, Any]:
+    """Each scored partition: its realized metrics (the monitor's record, when labels arrived) and the skew its
+    scoring run measured (the prediction marker), as two charts over partitions and one table."""
+    from nightshift.control.monitoring import PartitionReport, read_history, scored_partitions
+
+    recorded = {(r["partition"], r["model_version"]): r for r in read_history(client, spec)}
+    rows, skew_series = [], {}
+    for i, (partition, marker) in enumerate(scored_partitions(client, spec.scoring.output_uri)):
+        record = recorded.get((partition, int(marker["model_version"])), {})
+        skew = marker.get("skew") or {}
+        rows.append(PartitionReport(partition=partition, predictions="", model_version=int(marker["model_version"]),
+                                    scoring_run=str(marker["run_id"]), rows_scored=int(marker["rows"]),
+                                    rows_labelled=int(record.get("rows_labelled", 0)),
+                                    metrics=record.get("metrics", {}), breaches=record.get("breaches", []),
+                                    skew=str(skew.get("status", "not measured"))))
+        for name, feature in (skew.get("features") or {}).items():
+            skew_series.setdefault(f"{name} ({feature['measure']})", []).append((i, float(feature["value"])))
+    ticks = {i: r.partition.removeprefix("date=") for i, r in enumerate(rows)}
+    metric_names = [m for m in CHART_METRICS if any(r.metrics.get(m) is not None for r in rows)]
+    realized = {f"realized {m}": [(i, r.metrics[m]) for i, r in enumerate(rows) if r.metrics.get(m) is not None]
+                for m in metric_names}
+    return {"monitoring": rows, "realized_metrics": metric_names,
+            "realized_chart": svg_chart(realized, None, label=ticks) if realized else "",
+            "skew_chart": svg_chart(skew_series, None, label=ticks) if skew_series else ""}
 
 
 def publish_report(spec: PipelineSpec, registry: ModelRegistry, html: str) -> str:
