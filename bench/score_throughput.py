@@ -62,8 +62,8 @@ def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, q
     serialized tf.Examples (TF Serving's entry) and, when the model has it, serving_columns on column
     tensors (the batch scorer's entry)."""
     import tensorflow as tf
-    from nightshift_tfx.batch_score import iter_batches, to_column_tensors, to_examples_batch
     from nightshift_tfx.model_metadata import load_feature_spec
+    from nightshift_tfx.score_input import iter_batches, to_column_tensors, to_examples_batch
     from tfx_bsl.coders import example_coder
 
     spec = load_feature_spec(Path(model_dir))

@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import queue
 import resource
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -30,26 +28,25 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from nightshift.core import exit_codes
-from nightshift.core.errors import NightshiftError
-from nightshift.core.scoring_input import is_parquet
 from nightshift_tfx import skew
 from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
+from nightshift_tfx.score_input import (
+    ScoringInputError,
+    iter_batches,
+    prefetch,
+    to_column_tensors,
+    to_examples_batch,
+)
 
 log = logging.getLogger(__name__)
-ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 DEFAULT_CHUNK_ROWS = 32_768
 # Exit codes the scoring operator reads (nightshift.core.exit_codes): each is a problem a retry cannot fix.
 EXIT_INPUT_ERROR = exit_codes.DATA_REJECTED  # the input cannot be scored (a column missing, a wrong type)
 EXIT_OUTPUT_ERROR = exit_codes.OUTPUT_REJECTED  # the predictions fail the output gate
 EXIT_DATA_ERROR = exit_codes.NOT_OWNED  # the output location is not nightshift's, or the input changed
-
-
-class ScoringInputError(NightshiftError):
-    """The scoring input cannot be scored (a required column is missing, a value has the wrong type)."""
 
 
 @dataclass
@@ -63,111 +60,6 @@ class ScoreStats:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
-
-
-def iter_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int,
-                 key_column: str | None = None, where: str | None = None) -> Iterator[pa.RecordBatch]:
-    """Record batches of at most ~chunk_rows rows, feature columns typed as the model parses them."""
-    if is_parquet(path):
-        parquet = pq.ParquetFile(path)
-        _require_key(where or str(path), parquet.schema_arrow.names, key_column)
-        yield from parquet.iter_batches(batch_size=chunk_rows)
-        return
-    column_types = {name: pa.float64() if info["dtype"] == "float" else
-                    (pa.float64() if info["dtype"] == "int" else pa.string()) for name, info in spec.items()}
-    if key_column:
-        column_types[key_column] = pa.string()
-    stream = pa.input_stream(str(path), compression="detect")
-    try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(block_size=max(1 << 16, chunk_rows * 160)),
-            convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
-        )
-        _require_key(where or str(path), reader.schema.names, key_column)
-        yield from reader
-    except pa.ArrowInvalid as exc:
-        raise ScoringInputError(f"{path}: {exc}") from exc
-
-
-def _require_key(where: str, columns: list[str], key_column: str | None) -> None:
-    """The key column joins predictions back to their rows: never silently another column."""
-    if key_column and key_column not in columns:
-        raise ScoringInputError(f"{where}: key column {key_column!r} (the spec's scoring.key_column) is missing; "
-                                f"columns found: {', '.join(columns)}")
-
-
-def _as_list_array(array: pa.Array) -> pa.ListArray:
-    valid = np.asarray(array.is_valid())
-    offsets = np.zeros(len(array) + 1, dtype=np.int32)
-    np.cumsum(valid, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), array.drop_null())
-
-
-def _feature_column(batch: pa.RecordBatch, name: str, info: dict[str, Any], where: str) -> pa.Array:
-    """One raw feature's column, typed as the model parses it; nulls where an optional feature is absent."""
-    dtype = ARROW_TYPES[info["dtype"]]
-    if name not in batch.schema.names:
-        if info["required"]:
-            raise ScoringInputError(f"{where}: column {name!r} is missing; the model requires it")
-        return pa.nulls(batch.num_rows, dtype)
-    column = batch.column(batch.schema.get_field_index(name))
-    if info["required"] and column.null_count:
-        raise ScoringInputError(f"{where}: column {name!r} has {column.null_count} empty value(s) in a "
-                                "chunk; the model requires a value in every row")
-    try:
-        if column.type != dtype:
-            if pa.types.is_integer(dtype) and pa.types.is_floating(column.type):
-                column = pa.compute.floor(column)
-            column = column.cast(dtype)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise ScoringInputError(f"{where}: column {name!r}: expected {info['dtype']} values ({exc})") from exc
-    return column
-
-
-def to_examples_batch(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], where: str) -> pa.RecordBatch:
-    """The model's raw features as list columns, ready for tfx_bsl's Examples encoder."""
-    arrays = [_as_list_array(_feature_column(batch, name, info, where)) for name, info in spec.items()]
-    return pa.RecordBatch.from_arrays(arrays, list(spec))
-
-
-def to_column_tensors(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], where: str) -> dict[str, np.ndarray]:
-    """The model's raw features as `<name>` values + `<name>__present` masks, for `serving_columns`."""
-    out: dict[str, np.ndarray] = {}
-    for name, info in spec.items():
-        column = _feature_column(batch, name, info, where)
-        filler = pa.scalar(b"" if info["dtype"] == "string" else 0, column.type)
-        out[name] = column.fill_null(filler).to_numpy(zero_copy_only=False)
-        out[name + "__present"] = column.is_valid().to_numpy(zero_copy_only=False)
-    return out
-
-
-class _Raised:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
-    """Produce `items` on a thread, at most `depth` ahead: reading and converting the next chunk (Arrow
-    and TF release the GIL) overlaps scoring this one, on the machine's other core. Memory stays bounded
-    by `depth` chunks; an error in the producer is raised here, in the consumer."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                box.put(item)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            box.put(_Raised(exc))
-        finally:
-            box.put(done)
-
-    threading.Thread(target=produce, name="score-prefetch", daemon=True).start()
-    while (item := box.get()) is not done:
-        if isinstance(item, _Raised):
-            raise item.exc
-        yield item
 
 
 def load_scorer(model_dir: Path) -> tuple[Any, str]:

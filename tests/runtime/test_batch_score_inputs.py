@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from nightshift_tfx.batch_score import ScoringInputError, prefetch, to_column_tensors, to_examples_batch
+from nightshift_tfx.score_input import ScoringInputError, prefetch, to_column_tensors, to_examples_batch
 
 pytestmark = pytest.mark.unit
 SPEC = {"fare": {"dtype": "float", "required": True}, "trip_start_hour": {"dtype": "int", "required": True},

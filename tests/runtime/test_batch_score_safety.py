@@ -6,13 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from nightshift_tfx.batch_score import (
-    EXIT_DATA_ERROR,
-    ScoringInputError,
-    check_output,
-    iter_batches,
-    main,
-)
+from nightshift_tfx.batch_score import EXIT_DATA_ERROR, check_output, main
+from nightshift_tfx.score_input import ScoringInputError, iter_batches
 
 from nightshift.core.s3 import list_keys
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from nightshift_tfx.batch_score import to_examples_batch
+from nightshift_tfx.score_input import to_examples_batch
 from nightshift_tfx.skew import HISTOGRAM_BINS, SkewSample, _distances, measure
 
 from nightshift.core.spec import DriftSpec
