@@ -107,7 +107,7 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     out = _cli(stack, "labels", "land", "taxi", str(labels), "--date", DAY)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"landed s3://nightshift-raw/taxi-labels/date={DAY}/tips.csv",
-                                       "taxi_monitor notified (asset s3://nightshift-raw/taxi-labels/)"], out.stderr
+                                       "taxi_monitor notified (asset s3://nightshift-raw/taxi-labels)"], out.stderr
     assert _cli(stack, "labels", "land", "taxi", str(labels), "--date", DAY).returncode == 2  # never replaced
     events = api.request("GET", "/assets/events", "asset events", params={"limit": 100})["asset_events"]
     assert [(e.get("extra") or {}).get("object") for e in events if e["uri"].rstrip("/") == "s3://nightshift-raw/taxi-labels"
@@ -123,6 +123,12 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert record["metrics"]["binary_accuracy"] == pytest.approx(expected, abs=1e-12)
     assert record["metrics"]["majority_baseline"] == pytest.approx(max(truth.mean(), 1 - truth.mean()), abs=1e-12)
     assert record["breaches"] == []
+    out = _cli(stack, "monitor", "taxi")  # the same from the command line, one line per scored partition
+    print(out.stdout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    [line] = [ln for ln in out.stdout.splitlines() if ln.startswith(f"date={DAY} ")]
+    assert line.startswith(f"date={DAY} v{marker['model_version']} scored={ROWS} labelled={ROWS} "
+                           f"binary_accuracy={expected:.4f} ") and line.endswith(" ok"), line
 
     # Every label flipped: the model is wrong where it was right. The retraining run it starts is held
     # (the nightly DAG paused) so that it does not train in the middle of the other tests.

@@ -80,7 +80,9 @@ class AirflowClient:
 
     def asset_event(self, uri: str, extra: dict[str, Any]) -> dict[str, Any]:
         """Record that an Asset was updated outside Airflow (as a task's outlet would): DAGs scheduled on it run."""
-        found = self.request("GET", "/assets", f"find asset {uri}", params={"uri_pattern": uri, "limit": 100})
+        # Airflow stores an s3:// asset URI without its trailing slash.
+        found = self.request("GET", "/assets", f"find asset {uri}",
+                             params={"uri_pattern": uri.rstrip("/"), "limit": 100})
         ids = [a["id"] for a in found.get("assets", []) if a["uri"].rstrip("/") == uri.rstrip("/")]
         if not ids:
             raise AirflowApiError(404, f"no asset with URI {uri}; no DAG is scheduled on it yet", "asset event")

@@ -178,4 +178,4 @@ class PipelineSpec:
     def labels_asset_uri(self) -> str:
         """The Airflow Asset a label landing updates (`nightshift labels land`): it starts the monitor."""
         assert self.monitoring is not None
-        return self.monitoring.labels_uri
+        return self.monitoring.labels_uri.rstrip("/")  # as Airflow stores it
