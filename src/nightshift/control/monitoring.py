@@ -242,10 +242,22 @@ def monitor(client: Any, spec: PipelineSpec, *, labels_uri: str | None = None,
 
 def retrain_reason(spec: PipelineSpec, reports: list[PartitionReport], served_version: int | None) -> str | None:
     """One sentence for the alert, the retraining run's conf and its note; None when the served version
-    breached nothing (a breach by a version no longer served was answered by the model that replaced it)."""
-    breached = [r for r in reports if r.breaches and r.model_version == served_version]
-    if not breached:
-        return None
-    latest = breached[-1]
-    more = f" (and {len(breached) - 1} earlier partition(s))" if len(breached) > 1 else ""
-    return (f"{spec.name} v{latest.model_version} on {latest.partition}: {'; '.join(latest.breaches)}{more}")
+    breached nothing (a breach by a version no longer served was answered by the model that replaced it).
+    Two reasons count: a realized metric below its bound, and skew beyond the drift bounds in each of the
+    last `monitoring.skew_runs` partitions the served version scored."""
+    assert spec.monitoring is not None
+    served = [r for r in reports if r.model_version == served_version]
+    text = f"{spec.name} v{served_version}"
+    breached = [r for r in served if r.breaches]
+    if breached:
+        latest = breached[-1]
+        more = f" (and {len(breached) - 1} earlier partition(s))" if len(breached) > 1 else ""
+        text += f" on {latest.partition}: {'; '.join(latest.breaches)}{more}"
+    runs = spec.monitoring.skew_runs
+    recent = served[-runs:] if runs else []
+    skewed = bool(runs) and len(recent) == runs and all(r.skew.startswith("breach") for r in recent)
+    if skewed:
+        text += (("; " if breached else ": ") + f"skew in each of the last {runs} scored partitions "
+                 f"({recent[0].partition} to {recent[-1].partition}), latest: "
+                 f"{recent[-1].skew.removeprefix('breach: ')}")
+    return text if breached or skewed else None

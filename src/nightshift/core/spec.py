@@ -107,6 +107,7 @@ class MonitoringSpec:
     label_rule: str | None = None
     min_realized: dict[str, float] = field(default_factory=dict)  # metric -> lower bound; breach = retrain
     min_labelled_rows: int = 100  # fewer labelled rows than this: metrics reported, bounds not judged
+    skew_runs: int = 3  # skew beyond the drift bounds in this many consecutive scored partitions retrains (0 = off)
     schedule: str | None = "0 6 * * *"
     retrain: bool = True  # a breach triggers `<name>_nightly` (its conf and note say why)
 

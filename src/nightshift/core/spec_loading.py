@@ -36,8 +36,8 @@ _ALLOWED = {
     "": {"name", "description", "source", "window", "contract", "module_file", "training",
          "evaluation", "push", "airflow", "reports_uri", "drift", "scoring", "alerts", "beam_pipeline_args",
          "execution", "monitoring"},
-    "monitoring": {"labels_uri", "label_column", "label_rule", "min_realized", "min_labelled_rows", "schedule",
-                   "retrain"},
+    "monitoring": {"labels_uri", "label_column", "label_rule", "min_realized", "min_labelled_rows", "skew_runs",
+                   "schedule", "retrain"},
     "execution": {"backend", "image", "namespace", "cpu", "memory", "volume_claim", "kubernetes_conn_id"},
     "alerts": {"webhook_conn", "deadline_minutes", "email", "email_conn"},
     "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
@@ -259,6 +259,7 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         labels_uri=labels_uri.rstrip("/") + "/", label_column=label_column, label_rule=rule,
         min_realized={str(k): float(v) for k, v in min_realized.items()},
         min_labelled_rows=_positive_int(mon.get("min_labelled_rows", 100), "monitoring.min_labelled_rows", path),
+        skew_runs=_positive_int(mon.get("skew_runs", 3), "monitoring.skew_runs", path, allow_zero=True),
         schedule=_schedule(mon.get("schedule", "0 6 * * *"), "monitoring.schedule", path), retrain=retrain)
 
     return PipelineSpec(
