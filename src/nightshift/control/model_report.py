@@ -45,6 +45,16 @@ Generated {{ generated }}.</p>
 {% for value, vals in rows %}<tr><td>{{ value }}</td>
 {% for m in metrics %}<td>{{ "%.4f" | format(vals[m]) if m in vals else "" }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endfor %}{% endif %}
+<h2>What each run cost</h2>
+{% if costs is none %}<p>Airflow was not reachable when this page was made: no task costs.</p>
+{% elif not costs %}<p>No task of these runs recorded its cost.</p>
+{% else %}<table><tr><th>version</th><th>run</th><th>tasks</th><th>wall s (sum)</th><th></th><th>CPU s</th>
+<th>peak RSS MiB</th><th>slowest task</th></tr>
+{% for c in costs %}<tr><td>v{{ c.version }}</td><td><code>{{ c.run_id }}</code></td><td>{{ c.tasks }}</td>
+<td>{{ "%.1f" | format(c.wall) }}</td><td style="text-align:left;width:12em"><div style="background:#1f77b4;height:.8em;
+width:{{ "%.0f" | format(100 * c.wall / max_wall) }}%"></div></td><td>{{ "%.1f" | format(c.cpu) }}</td>
+<td>{{ "%.0f" | format(c.peak_mib) }}</td><td style="text-align:left">{{ c.slowest }}</td></tr>{% endfor %}
+</table>{% endif %}
 <h2>In production: realized metrics and skew by scored partition</h2>
 {% if monitoring %}{{ realized_chart | safe }}{{ skew_chart | safe }}
 <table><tr><th>partition</th><th>version</th><th>rows scored</th><th>rows labelled</th>
@@ -119,7 +129,49 @@ def svg_chart(series: dict[str, list[tuple[int, float]]], serving: int | None, w
     return "".join(parts)
 
 
-def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = None) -> str:
+COST_RUNS = 10  # the newest versions' runs whose task costs are read from Airflow
+
+
+def run_costs(api: Any, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per run: task -> the cost it recorded (XCom `cost`: wall_s, cpu_s, peak_rss_kb), newest COST_RUNS runs."""
+    from urllib.parse import quote
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for run_id in run_ids[-COST_RUNS:]:
+        quoted = quote(run_id, safe="")  # scheduled run ids hold ':' and '+'
+        out[run_id] = {ti["task_id"]: cost for ti in api.task_instances(dag_id, quoted)
+                       if (cost := api.xcom(dag_id, quoted, ti["task_id"], key="cost"))}
+    return out
+
+
+@dataclass
+class _Cost:
+    version: int
+    run_id: str
+    tasks: int
+    wall: float
+    cpu: float
+    peak_mib: float
+    slowest: str
+
+
+def _cost_rows(versions: list[tuple[int, str]], costs: dict[str, dict[str, dict[str, Any]]]) -> list[_Cost]:
+    rows = []
+    for version, run_id in versions:
+        tasks = costs.get(run_id) or {}
+        if not tasks:
+            continue
+        slowest = max(tasks, key=lambda t: tasks[t]["wall_s"])
+        rows.append(_Cost(version, run_id, len(tasks), sum(c["wall_s"] for c in tasks.values()),
+                          sum(c["cpu_s"] for c in tasks.values()),
+                          max(c["peak_rss_kb"] for c in tasks.values()) / 1024,
+                          f"{slowest} ({tasks[slowest]['wall_s']:.1f} s)"))
+    return rows
+
+
+def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = None,
+           costs: dict[str, dict[str, dict[str, Any]]] | None = None) -> str:
+    """`costs` (from `run_costs`) adds what each version's run cost; None says Airflow was not reachable."""
     from datetime import datetime, timezone
 
     import jinja2
@@ -147,12 +199,13 @@ def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = N
         for column, values in latest.metrics.get("slices", {}).items():
             slices[column] = sorted(values.items(), key=lambda kv: (len(kv[0]), kv[0]))
     monitoring = _monitoring(spec, registry.client)
+    cost_rows = None if costs is None else _cost_rows([(r.version, r.run_id) for r in rows], costs)
     env = jinja2.Environment(autoescape=True)
     return env.from_string(_TEMPLATE).render(
         model=spec.name, uri=spec.push.uri, serving=serving, metrics=names, versions=rows,
         chart=svg_chart(series, serving), latest=latest.version if latest else None, latest_slices=slices,
         audit=registry.audit_log(), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **monitoring)
+        costs=cost_rows, max_wall=max([c.wall for c in cost_rows or []] + [1e-9]), **monitoring)
 
 
 def _monitoring(spec: PipelineSpec, client: Any) -> dict[str, Any]:

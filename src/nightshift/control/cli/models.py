@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 from pathlib import Path
 
 from nightshift.control.cli.common import cli_actor, registry_for, spec_for
@@ -82,11 +84,18 @@ def cmd_models_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_models_report(args: argparse.Namespace) -> int:
-    from nightshift.control.model_report import publish_report, render
+    from nightshift.control.airflow_api import AirflowApiError, AirflowClient
+    from nightshift.control.model_report import publish_report, render, run_costs
 
     spec = spec_for(args.model)
     registry = registry_for(args.model, "publisher")
-    html = render(spec, registry, endpoint=load_settings().s3_endpoint)
+    try:  # what each version's run cost: its tasks' XCom `cost`, from Airflow's API
+        costs = run_costs(AirflowClient.from_env(dict(os.environ)), spec.nightly_dag_id,
+                          [registry.read_manifest(v).run_id for v in registry.versions()])
+    except (AirflowApiError, OSError, KeyError) as exc:
+        print(f"{args.model}: no run costs in the report (Airflow's API: {exc})", file=sys.stderr)
+        costs = None
+    html = render(spec, registry, endpoint=load_settings().s3_endpoint, costs=costs)
     out = Path(args.output or load_settings().var_dir / "reports" / f"{args.model}.html")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
