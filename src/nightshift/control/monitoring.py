@@ -24,7 +24,7 @@ from nightshift.control.realized import LabelFeedError, breaches, join_labels, r
 from nightshift.core.errors import NightshiftError
 from nightshift.core.metrics import reported_metrics
 from nightshift.core.predictions import MARKER, committed_part, read_marker
-from nightshift.core.s3 import S3Uri, error_code, iter_keys, precondition_failed
+from nightshift.core.s3 import S3Uri, error_code, precondition_failed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,11 +66,22 @@ class PartitionReport:
                 "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+def _objects(client: Any, uri: S3Uri) -> list[dict[str, Any]]:
+    """Every object under the prefix (key, ETag, ...); none when the bucket was never made."""
+    try:
+        return [obj for page in client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.key)
+                for obj in page.get("Contents", [])]
+    except Exception as exc:  # botocore's ClientError
+        if error_code(exc) == "NoSuchBucket":
+            return []
+        raise
+
+
 def scored_partitions(client: Any, output_uri: str) -> list[tuple[str, dict[str, Any]]]:
     """(partition, marker) of every committed prediction partition, oldest partition first."""
     uri = S3Uri.parse(output_uri.rstrip("/") + "/")
     found = []
-    for key in iter_keys(client, uri.bucket, uri.key):
+    for key in (obj["Key"] for obj in _objects(client, uri)):
         rest = key[len(uri.key):]
         if rest.count("/") == 1 and rest.endswith("/" + MARKER):
             partition = rest.split("/")[0]
@@ -83,12 +94,8 @@ def scored_partitions(client: Any, output_uri: str) -> list[tuple[str, dict[str,
 def label_objects(client: Any, labels: str) -> dict[str, str]:
     """Label files at or under `labels` (s3://), each with its ETag."""
     uri = S3Uri.parse(labels)
-    found: dict[str, str] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.key):
-        for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("/") and not Path(obj["Key"]).name.startswith(("_", ".")):
-                found[f"s3://{uri.bucket}/{obj['Key']}"] = obj["ETag"]
-    return found
+    return {f"s3://{uri.bucket}/{obj['Key']}": obj["ETag"] for obj in _objects(client, uri)
+            if not obj["Key"].endswith("/") and not Path(obj["Key"]).name.startswith(("_", "."))}
 
 
 def read_frame(client: Any, source: str, workdir: Path, *, expect: str | None = None) -> pd.DataFrame:
@@ -184,7 +191,7 @@ def read_history(client: Any, spec: PipelineSpec) -> list[dict[str, Any]]:
     """Every record the monitor wrote for this model, by partition and version."""
     uri = S3Uri.parse(history_uri(spec))
     records = []
-    for key in iter_keys(client, uri.bucket, uri.key):
+    for key in (obj["Key"] for obj in _objects(client, uri)):
         if key.endswith(".json"):
             doc = _read_record(client, uri.bucket, key)
             if doc is not None:
