@@ -43,6 +43,7 @@ from nightshift_tfx.score_input import (
 
 log = logging.getLogger(__name__)
 DEFAULT_CHUNK_ROWS = 32_768
+PROGRESS_SECONDS = 10.0
 # Exit codes the scoring operator reads (nightshift.core.exit_codes): each is a problem a retry cannot fix.
 EXIT_INPUT_ERROR = exit_codes.DATA_REJECTED  # the input cannot be scored (a column missing, a wrong type)
 EXIT_OUTPUT_ERROR = exit_codes.OUTPUT_REJECTED  # the predictions fail the output gate
@@ -101,7 +102,7 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
                 yield batch, {"examples": tf.constant(encoder.encode(to_examples_batch(batch, spec, where)))}
 
     rows = chunks = 0
-    started = time.perf_counter()
+    started = last_report = time.perf_counter()
     with pq.ParquetWriter(str(output_path), schema) as writer:
         for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
@@ -120,6 +121,9 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
             rows += n
             chunks += 1
+            if (now := time.perf_counter()) - last_report >= PROGRESS_SECONDS:  # long inputs show they move
+                log.info("scored %d rows so far (%.0f rows/s)", rows, rows / (now - started))
+                last_report = now
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ScoreStats(rows, chunks, time.perf_counter() - started, peak, model_version)
 
