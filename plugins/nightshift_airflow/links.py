@@ -52,3 +52,40 @@ class PublishedManifestLink(BaseOperatorLink):
         if pointer is None or pointer.run_id != ti_key.run_id or pointer.action != "publish":
             return ""
         return presigned_get(conn_id, f"s3://{registry.bucket}/{manifest_key(registry.prefix, pointer.version)}")
+
+
+class ModelReportLink(BaseOperatorLink):
+    """The model's report page (`nightshift models report` stores it beside the versions); empty until one was
+    made. The page itself is not rebuilt here: it verifies every version's files, which is the CLI's job."""
+
+    name = "Model report"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        from nightshift.control.model_report import REPORT_NAME
+        from nightshift.core.s3 import S3Uri, exists
+        from nightshift_airflow.hooks import S3ConnectionAccess
+
+        conn_id = operator.aws_conn_id  # type: ignore[attr-defined]
+        uri = f"{operator.registry_uri.rstrip('/')}/{REPORT_NAME}"  # type: ignore[attr-defined]
+        target = S3Uri.parse(uri)
+        if not exists(S3ConnectionAccess(conn_id).get_client(), target.bucket, target.key):
+            return ""
+        return presigned_get(conn_id, uri)
+
+
+class ServedManifestLink(BaseOperatorLink):
+    """The manifest of the version served when the task ended (what the monitor judged)."""
+
+    name = "Served manifest"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        from nightshift.core.registry.layout import manifest_key
+        from nightshift.core.registry.store import ModelRegistry
+        from nightshift_airflow.hooks import S3ConnectionAccess
+
+        conn_id = operator.aws_conn_id  # type: ignore[attr-defined]
+        registry = ModelRegistry(S3ConnectionAccess(conn_id).get_client(), operator.registry_uri)  # type: ignore[attr-defined]
+        pointer = registry.read_pointer()
+        if pointer is None:
+            return ""
+        return presigned_get(conn_id, f"s3://{registry.bucket}/{manifest_key(registry.prefix, pointer.version)}")

@@ -44,7 +44,7 @@ def build_monitor_dag(spec: PipelineSpec) -> DAG:
         doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
     )
     with dag:
-        realized = RealizedMetricsOperator(task_id=realized_id, spec_path=str(spec.path),
+        realized = RealizedMetricsOperator(task_id=realized_id, spec_path=str(spec.path), registry_uri=spec.push.uri,
                                            labels_uri="{{ params.labels_uri }}")
         # all_done: a label feed that failed to join must not hide a breach found in another partition.
         decide = RetrainDecisionOperator(task_id=decide_id, realized_task_id=realized_id, pipeline=spec.name,

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from nightshift_airflow.cost import RecordsCost
 from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess
+from nightshift_airflow.links import ModelReportLink, ServedManifestLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,11 +25,13 @@ class RealizedMetricsOperator(RecordsCost, BaseOperator):
     partitions it could judge are recorded and summarised (XCom `summary`), so a breach elsewhere still alerts."""
 
     template_fields = ("labels_uri",)
+    operator_extra_links = (ModelReportLink(), ServedManifestLink())
 
-    def __init__(self, *, spec_path: str, labels_uri: str | None = None, aws_conn_id: str = S3_CONN_ID,
-                 **kwargs: Any):
+    def __init__(self, *, spec_path: str, registry_uri: str, labels_uri: str | None = None,
+                 aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
         self.spec_path = spec_path
+        self.registry_uri = registry_uri  # the links' registry
         self.labels_uri = labels_uri
         self.aws_conn_id = aws_conn_id
 

@@ -18,7 +18,7 @@ from nightshift.core.errors import DataContractViolation
 from nightshift.core.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
 from nightshift_airflow.cost import RecordsCost
 from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
-from nightshift_airflow.links import DataDocsLink, PublishedManifestLink
+from nightshift_airflow.links import DataDocsLink, ModelReportLink, PublishedManifestLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -231,9 +231,10 @@ class TfxNodeOperator(RecordsCost, BaseOperator):
 
 
 class PusherNodeOperator(TfxNodeOperator):
-    """The Pusher's task: a TFX node like the others, with a link to the manifest of the version it published."""
+    """The Pusher's task: a TFX node like the others, with links to the manifest of the version it published
+    and to the model report."""
 
-    operator_extra_links = (PublishedManifestLink(),)
+    operator_extra_links = (PublishedManifestLink(), ModelReportLink())
 
     def __init__(self, *, registry_uri: str, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from nightshift_airflow.links import DataDocsLink, PublishedManifestLink
+from nightshift_airflow.links import DataDocsLink, ModelReportLink, PublishedManifestLink, ServedManifestLink
 
 
 class NightshiftPlugin(AirflowPlugin):
     name = "nightshift"
-    operator_extra_links = [DataDocsLink(), PublishedManifestLink()]
+    operator_extra_links = [DataDocsLink(), PublishedManifestLink(), ModelReportLink(), ServedManifestLink()]

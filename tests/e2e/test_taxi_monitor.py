@@ -14,6 +14,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 from nightshift.control.monitoring import read_history
 from nightshift.core.config import PROJECT_ROOT
@@ -113,6 +114,8 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert [(e.get("extra") or {}).get("object") for e in events if e["uri"].rstrip("/") == "s3://nightshift-raw/taxi-labels"
             ] == [f"s3://nightshift-raw/taxi-labels/date={DAY}/tips.csv"]
 
+    out = _cli(stack, "models", "report", "taxi")  # the report the monitor's task links to
+    assert out.returncode == 0, out.stderr
     state, states = _run(api, MONITOR_DAG, "e2e_monitor_1", {})
     assert (state, states) == ("success", {"realized_metrics": "success", "check_bounds": "skipped",
                                            "trigger_retrain": "skipped"})
@@ -129,6 +132,16 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     [line] = [ln for ln in out.stdout.splitlines() if ln.startswith(f"date={DAY} ")]
     assert line.startswith(f"date={DAY} v{marker['model_version']} scored={ROWS} labelled={ROWS} "
                            f"binary_accuracy={expected:.4f} ") and line.endswith(" ok"), line
+
+    # The task page links to the model report (with each run's cost) and to the served version's manifest.
+    links = api.request("GET", f"/dags/{MONITOR_DAG}/dagRuns/e2e_monitor_1/taskInstances/realized_metrics/links",
+                        "extra links")["extra_links"]
+    assert all("X-Amz-Signature=" in url and stack.env["AWS_SECRET_ACCESS_KEY"] not in url for url in links.values())
+    report = requests.get(links["Model report"], timeout=30)
+    assert report.status_code == 200 and "<h2>What each run cost</h2>" in report.text
+    assert f"<td>v{served_taxi_model.version}</td><td><code>{served_taxi_model.run_id}</code></td>" in report.text
+    manifest = requests.get(links["Served manifest"], timeout=30)
+    assert manifest.status_code == 200 and manifest.json()["version"] == served_taxi_model.version
 
     # Every label flipped: the model is wrong where it was right. The retraining run it starts is held
     # (the nightly DAG paused) so that it does not train in the middle of the other tests.

@@ -208,7 +208,8 @@ links = sorted(type(link).__name__ for link in plugins_manager.get_operator_extr
 from airflow.dag_processing.dagbag import DagBag
 from airflow.serialization.serialized_objects import DagSerialization
 bag = DagBag(dag_folder=sys.argv[1])
-serialized = DagSerialization.to_dict(bag.dags["taxi_nightly"])["dag"]["tasks"]
+serialized = [t for dag in ("taxi_nightly", "taxi_monitor")
+              for t in DagSerialization.to_dict(bag.dags[dag])["dag"]["tasks"]]
 task_links = {t["__var"]["task_id"]: sorted(t["__var"].get("_operator_extra_links", {}))
               for t in serialized if t["__var"].get("_operator_extra_links")}
 print("JSON:" + json.dumps({
@@ -233,6 +234,9 @@ def test_the_plugin_is_registered_by_entry_point_and_the_plugins_folder_imports_
     probe = json.loads(line[5:])
     assert probe["errors"] == {}
     assert "nightshift" in probe["plugins"]
-    assert probe["links"] == ["DataDocsLink", "PublishedManifestLink"]
-    assert probe["task_links"] == {"data_contract_gate": ["Data Docs"], "pusher": ["Published manifest"]}
+    assert probe["links"] == ["DataDocsLink", "ModelReportLink", "PublishedManifestLink", "ServedManifestLink"]
+    assert probe["task_links"] == {"data_contract_gate": ["Data Docs"],
+                                   "pusher": ["Model report", "Published manifest"],
+                                   "realized_metrics": ["Model report", "Served manifest"],
+                                   "trigger_retrain": ["Triggered DAG"]}  # Airflow's own, to the retraining run
     assert probe["top_level"] == [] and probe["pod_backend"] is False
