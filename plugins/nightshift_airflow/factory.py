@@ -93,6 +93,15 @@ def _shown(path: Path, root: Path) -> Path:
     return path.relative_to(root) if path.is_relative_to(root) else path
 
 
+def cron_or_asset(cron: str | None, asset: Asset) -> object:
+    """A DAG schedule: the cron (UTC) and every update of the asset; only the asset when there is no cron."""
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=asset) if cron else [asset]
+
+
+def start_date(spec: PipelineSpec) -> datetime:
+    return datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc)
+
+
 def task_defaults(spec: PipelineSpec) -> dict[str, object]:
     """Every task of a pipeline's DAGs: its owner, retries, timeout and alert channels, from the spec."""
     return {
@@ -112,7 +121,7 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
         render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
         description=spec.description or f"Nightly retraining of {spec.name}",
         schedule=spec.airflow.schedule,
-        start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
+        start_date=start_date(spec),
         catchup=False,
         max_active_runs=1,
         max_active_tasks=max_active_tasks,
@@ -176,9 +185,8 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         dag_id=spec.scoring_dag_id,
         render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
         description=f"Batch scoring with the published {spec.push.model_name} model",
-        schedule=(AssetOrTimeSchedule(timetable=CronTriggerTimetable(sc.schedule, timezone="UTC"),
-                                      assets=model_asset(spec)) if sc.schedule else [model_asset(spec)]),
-        start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
+        schedule=cron_or_asset(sc.schedule, model_asset(spec)),
+        start_date=start_date(spec),
         catchup=False,
         max_active_runs=1,
         default_args=task_defaults(spec),

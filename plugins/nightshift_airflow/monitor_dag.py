@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Asset, Param
 
 if TYPE_CHECKING:
     from nightshift.core.spec import PipelineSpec
@@ -20,7 +19,7 @@ MONITOR_TASKS = ("realized_metrics", "check_bounds", "trigger_retrain")
 
 def build_monitor_dag(spec: PipelineSpec) -> DAG:
     """Realized performance of the served model, daily and whenever labels land; a breach retrains."""
-    from nightshift_airflow.factory import task_defaults  # the factory imports this module at its top
+    from nightshift_airflow.factory import cron_or_asset, start_date, task_defaults  # it imports this module
     from nightshift_airflow.monitor_operators import RealizedMetricsOperator, RetrainDecisionOperator, RetrainOperator
 
     mon = spec.monitoring
@@ -30,9 +29,8 @@ def build_monitor_dag(spec: PipelineSpec) -> DAG:
         dag_id=spec.monitor_dag_id,
         render_template_as_native_obj=True,  # the decision's XCom reaches the trigger as a dict
         description=f"Realized performance of the served {spec.push.model_name} model once labels land",
-        schedule=(AssetOrTimeSchedule(timetable=CronTriggerTimetable(mon.schedule, timezone="UTC"),
-                                      assets=labels_asset(spec)) if mon.schedule else [labels_asset(spec)]),
-        start_date=datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc),
+        schedule=cron_or_asset(mon.schedule, labels_asset(spec)),
+        start_date=start_date(spec),
         catchup=False,
         max_active_runs=1,
         default_args=task_defaults(spec),
