@@ -6,13 +6,15 @@ import tensorflow_model_analysis as tfma
 
 from nightshift.core.metrics import BINARY, METRICS, reported_metrics
 from nightshift.core.spec import EvaluationSpec
+from nightshift_tfx.skew import HISTOGRAM_BINS  # the scorer's score histogram: the same bins
 
 
 def build_eval_config(evaluation: EvaluationSpec, *, gate_lower_bound: float) -> tfma.EvalConfig:
     """`gate_lower_bound` replaces the spec's bound for the gate metric (the trigger form's override)."""
     bounds = dict(evaluation.thresholds)
     bounds[evaluation.gate_metric] = gate_lower_bound
-    metrics = [tfma.MetricConfig(class_name="ExampleCount"), label_distribution_metric(evaluation)]
+    metrics = [tfma.MetricConfig(class_name="ExampleCount"), label_distribution_metric(evaluation),
+               *output_distribution_metrics(evaluation)]
     for name in reported_metrics(evaluation.gate_metric):
         threshold = None
         if name in bounds:
@@ -56,3 +58,13 @@ def label_distribution_metric(evaluation: EvaluationSpec) -> tfma.MetricConfig:
     if METRICS[evaluation.gate_metric].kind == BINARY:
         return tfma.MetricConfig(class_name="MeanLabel")
     return tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot")
+
+
+def output_distribution_metrics(evaluation: EvaluationSpec) -> list[tfma.MetricConfig]:
+    """What the evaluation split's outputs look like, for scoring runs to be compared with: the score histogram
+    of a binary model (a calibration plot with the scorer's bins); a multi-class model's predicted class counts
+    are in the confusion matrix its baseline already needs."""
+    if METRICS[evaluation.gate_metric].kind != BINARY:
+        return []
+    return [tfma.MetricConfig(class_name="CalibrationPlot",
+                              config=f'{{"num_buckets": {HISTOGRAM_BINS}, "left": 0.0, "right": 1.0}}')]

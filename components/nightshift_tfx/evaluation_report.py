@@ -8,6 +8,7 @@ import tensorflow_model_analysis as tfma
 
 from nightshift.core.baseline import BaselineCheck, binary_class_counts, majority_share
 from nightshift.core.metrics import BINARY, METRICS
+from nightshift_tfx.skew import HISTOGRAM_BINS
 
 CANDIDATE_NAMES = {"", "candidate"}
 METRIC_NAMES = {m.tfma_key: m.name for m in METRICS.values()} | {"example_count": "example_count"}
@@ -129,6 +130,32 @@ def class_counts(evaluation_uri: str, kind: str) -> dict[int, float]:
         raise LookupError(f"{evaluation_uri}: the evaluation has no multi-class confusion matrix; "
                           "the Evaluator's config predates the baseline gate")
     return counts
+
+
+def _overall_plots(evaluation_uri: str) -> list[Any]:
+    return [kv.value for plots in tfma.load_plots(evaluation_uri) if _slice_name(plots.slice_key) is None
+            for kv in plots.plot_keys_and_values if kv.key.model_name in CANDIDATE_NAMES]
+
+
+def eval_outputs(evaluation_uri: str, kind: str, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+    """The evaluation split's outputs, shaped as the scorer records its own (nightshift_tfx.skew): a binary
+    model's score histogram over [0, 1] in `bins` bins; a multi-class model's predicted class shares by id."""
+    if kind == BINARY:
+        counts = [0.0] * bins
+        for plot in _overall_plots(evaluation_uri):
+            for bucket in plot.calibration_histogram_buckets.buckets:
+                low = bucket.lower_threshold_inclusive  # TFMA adds (-inf, 0) and [1, inf) around the bins
+                index = min(max(int(round(low * bins)) if low > float("-inf") else 0, 0), bins - 1)
+                counts[index] += bucket.num_weighted_examples
+        return {"score_histogram": {"bins": bins, "counts": [round(c, 3) for c in counts]}} if sum(counts) else {}
+    predicted: dict[int, float] = {}
+    for plot in _overall_plots(evaluation_uri):
+        for matrix in plot.multi_class_confusion_matrix_at_thresholds.matrices[:1]:
+            for entry in matrix.entries:
+                predicted[entry.predicted_class_id] = predicted.get(entry.predicted_class_id, 0.0) \
+                    + entry.num_weighted_examples
+    total = sum(predicted.values())
+    return {"predicted_shares": {str(k): round(v / total, 6) for k, v in sorted(predicted.items())}} if total else {}
 
 
 def baseline_check(evaluation_uri: str, gate_metric: str, margin: float) -> BaselineCheck:

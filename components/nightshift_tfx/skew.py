@@ -77,6 +77,8 @@ def training_statistics(manifest: Any) -> tuple[Any, str]:
 def measure(sample: SkewSample, manifest: Any, drift: Any, classes: list[str] | None) -> dict[str, Any]:
     """The marker's `skew` entry: per-feature distance and bound, the breaches, the output distribution."""
     result: dict[str, Any] = {"rows_sampled": sample.rows, **sample.outputs(classes)}
+    result["outputs_vs_evaluation"] = outputs_vs_evaluation(result, (manifest.extra or {}).get("eval_outputs"),
+                                                            classes)
     if not (drift.categorical_linf or drift.numeric_js or any(drift.features.values())):
         return {**result, "status": "not measured: the spec sets no drift bounds"}
     try:
@@ -147,6 +149,11 @@ def quantile_js(train_feature: Any, values: np.ndarray) -> float | None:
     expected = np.bincount(np.searchsorted(interior, lows, side="right"),
                            weights=[b.sample_count for b in hist.buckets], minlength=len(interior) + 1)
     observed = np.bincount(np.searchsorted(interior, values, side="right"), minlength=len(interior) + 1)
+    return js_divergence(expected, observed)
+
+
+def js_divergence(expected: np.ndarray, observed: np.ndarray) -> float:
+    """Jensen-Shannon divergence, base 2 (0 = the same shares, 1 = disjoint), of two count vectors."""
     p, q = expected / expected.sum(), observed / observed.sum()
     m = (p + q) / 2
 
@@ -155,3 +162,27 @@ def quantile_js(train_feature: Any, values: np.ndarray) -> float | None:
         return float((a[nonzero] * np.log2(a[nonzero] / m[nonzero])).sum())
 
     return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def outputs_vs_evaluation(scored: dict[str, Any], evaluation: dict[str, Any] | None,
+                          classes: list[str] | None) -> dict[str, Any]:
+    """How far this run's outputs are from the evaluation split's (recorded at publish): the score histograms'
+    JS divergence for a binary model, the largest difference of a predicted class share for a multi-class one.
+    Recorded, not alerted on: a new population may rightly score differently; the input skew is the alarm."""
+    if not evaluation:
+        return {"status": "not recorded: the version's manifest has no evaluation outputs"}
+    if "score_histogram" in evaluation:
+        expected = np.array(evaluation["score_histogram"]["counts"], dtype=float)
+        observed = np.array(scored["score_histogram"]["counts"], dtype=float)
+        if len(expected) != len(observed) or not observed.sum() or not expected.sum():
+            return {"status": "not measured: no scores, or histograms of different bins"}
+        return {"measure": "js", "value": round(js_divergence(expected, observed), 6),
+                "evaluation": evaluation["score_histogram"]}
+    names = {str(i): (classes[i] if classes and i < len(classes) else str(i)) for i in range(len(classes or []))}
+    expected_shares = {names.get(k, k): v for k, v in evaluation["predicted_shares"].items()}
+    observed_shares = scored.get("predicted_shares", {})
+    keys = set(expected_shares) | set(observed_shares)
+    if not observed_shares:
+        return {"status": "not measured: no rows"}
+    return {"measure": "linf", "value": round(max(abs(expected_shares.get(k, 0.0) - observed_shares.get(k, 0.0))
+                                                  for k in keys), 6), "evaluation": expected_shares}

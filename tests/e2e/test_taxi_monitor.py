@@ -19,6 +19,7 @@ import requests
 from nightshift.control.monitoring import read_history
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.predictions import committed_part, read_marker
+from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
 from nightshift.core.spec_loading import load_spec
 
@@ -88,6 +89,12 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert skew["rows_sampled"] == ROWS and sum(skew["score_histogram"]["counts"]) == ROWS
     assert skew["features"]["payment_type"]["measure"] == "linf" and skew["features"]["fare"]["measure"] == "js"
     assert skew["features"]["payment_type"]["value"] <= 0.3, skew
+    # ... and its outputs against the evaluation split's, whose score histogram the version's manifest holds.
+    manifest = ModelRegistry(s3, "s3://nightshift-models/taxi").read_manifest(marker["model_version"])
+    evaluation = manifest.extra["eval_outputs"]["score_histogram"]
+    assert round(sum(evaluation["counts"])) == manifest.metrics["overall"]["example_count"]
+    assert skew["outputs_vs_evaluation"]["evaluation"] == evaluation
+    assert skew["outputs_vs_evaluation"]["measure"] == "js" and 0.0 <= skew["outputs_vs_evaluation"]["value"] <= 1.0
 
     # Every trip paid in cash: scoring still commits, and the output gate alerts naming the feature.
     alerts.received.clear()

@@ -90,3 +90,35 @@ def test_without_training_statistics_skew_is_reported_as_not_measured(tmp_path):
     assert result["status"] == "not measured: version 3 names no reachable ML Metadata store"
     assert measure(SkewSample(), manifest, DriftSpec(), None)["status"] == \
         "not measured: the spec sets no drift bounds"
+
+
+def test_outputs_are_compared_with_the_evaluation_splits():
+    from nightshift_tfx.skew import outputs_vs_evaluation
+
+    scored = {"score_histogram": {"bins": 10, "counts": [50, 10, 0, 0, 0, 0, 0, 0, 10, 30]}}
+    same = outputs_vs_evaluation(scored, {"score_histogram": {"bins": 10, "counts": [5, 1, 0, 0, 0, 0, 0, 0, 1, 3]}},
+                                 None)
+    assert same["measure"] == "js" and same["value"] == 0.0
+    # The evaluation split's scores all in the middle bins, where this run has none: disjoint, the maximum.
+    apart = outputs_vs_evaluation(scored, {"score_histogram": {"bins": 10, "counts": [0, 0, 0, 0, 7, 3, 0, 0, 0, 0]}},
+                                  None)
+    assert apart["value"] == pytest.approx(1.0)
+    shares = outputs_vs_evaluation({"predicted_shares": {"Adelie": 0.5, "Gentoo": 0.5}},
+                                   {"predicted_shares": {"0": 0.4, "1": 0.3, "2": 0.3}},
+                                   ["Adelie", "Chinstrap", "Gentoo"])
+    assert shares == {"measure": "linf", "value": 0.3, "evaluation": {"Adelie": 0.4, "Chinstrap": 0.3, "Gentoo": 0.3}}
+    assert outputs_vs_evaluation(scored, None, None)["status"].startswith("not recorded")
+
+
+def test_a_binary_evaluation_plots_its_score_histogram_in_the_scorers_bins():
+    from nightshift_tfx.eval_config import build_eval_config
+
+    from nightshift.core.spec import EvaluationSpec
+
+    binary = build_eval_config(EvaluationSpec(label_key="y", thresholds={"binary_accuracy": 0.6}),
+                               gate_lower_bound=0.6)
+    plots = [m for m in binary.metrics_specs[0].metrics if m.class_name == "CalibrationPlot"]
+    assert [p.config for p in plots] == ['{"num_buckets": 10, "left": 0.0, "right": 1.0}']
+    multi = build_eval_config(EvaluationSpec(label_key="y", thresholds={"sparse_categorical_accuracy": 0.4},
+                                             gate_metric="sparse_categorical_accuracy"), gate_lower_bound=0.4)
+    assert not [m for m in multi.metrics_specs[0].metrics if m.class_name == "CalibrationPlot"]

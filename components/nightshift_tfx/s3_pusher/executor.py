@@ -11,10 +11,11 @@ from tfx import types
 from tfx.components.pusher import executor as pusher_executor
 from tfx.types import artifact_utils
 
+from nightshift.core.metrics import METRICS
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
 from nightshift_tfx.champion import champion_moved
-from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, load_metrics
+from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, eval_outputs, load_metrics
 
 log = logging.getLogger(__name__)
 # Written into the PushedModel artifact's folder: the node runner reads it to tell Airflow whether
@@ -76,6 +77,7 @@ class Executor(pusher_executor.Executor):
                 "blessing": {"blessed": True, "gate_threshold": run.get("gate_threshold"),
                              "baseline": baseline.as_dict(), "champion_version": run.get("champion_version")},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
+                          "eval_outputs": eval_outputs(evaluation_uri, METRICS[exec_properties["gate_metric"]].kind),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
                           "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},
             },
