@@ -13,7 +13,8 @@ import pytest
 
 from nightshift.control.scaffold import ScaffoldError, scaffold
 from nightshift.core.config import PROJECT_ROOT
-from nightshift.core.spec_loading import _ALLOWED, load_spec
+from nightshift.core.spec_fields import ALLOWED
+from nightshift.core.spec_loading import load_spec
 
 pytestmark = pytest.mark.unit
 
@@ -113,8 +114,8 @@ def test_existing_pipeline_is_not_overwritten_without_force(tmp_path):
 def test_the_guide_documents_every_spec_key():
     guide = (PROJECT_ROOT / "docs" / "adding-a-pipeline.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_.]+)` \|", guide, flags=re.M))
-    allowed = {(f"{section}.{key}" if section else key) for section, keys in _ALLOWED.items() for key in keys}
-    allowed -= set(_ALLOWED) - {""}  # section names themselves are not settings
+    allowed = {(f"{section}.{key}" if section else key) for section, keys in ALLOWED.items() for key in keys}
+    allowed -= set(ALLOWED) - {""}  # section names themselves are not settings
     assert allowed == documented
 
 

@@ -4,7 +4,6 @@ error naming the file and the key, defaults filled in. The spec's shape is in ni
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -16,7 +15,6 @@ from nightshift.core.spec import (
     DEFAULT_BINARY_AUC,
     EXECUTION_BACKENDS,
     KNOWN_METRICS,
-    SCHEDULE_PRESETS,
     WINDOW_MODES,
     AirflowSpec,
     AlertSpec,
@@ -31,121 +29,16 @@ from nightshift.core.spec import (
     TrainingSpec,
     WindowSpec,
 )
-
-_ALLOWED = {
-    "": {"name", "description", "source", "window", "contract", "module_file", "training",
-         "evaluation", "push", "airflow", "reports_uri", "drift", "scoring", "alerts", "beam_pipeline_args",
-         "execution", "monitoring"},
-    "monitoring": {"labels_uri", "label_column", "label_rule", "min_realized", "min_labelled_rows", "skew_runs",
-                   "schedule", "retrain"},
-    "execution": {"backend", "image", "namespace", "cpu", "memory", "volume_claim", "kubernetes_conn_id"},
-    "alerts": {"webhook_conn", "deadline_minutes", "email", "email_conn"},
-    "scoring": {"input_uri", "output_uri", "label_column", "schedule", "key_column", "chunk_rows"},
-    "drift": {"categorical_linf", "numeric_js", "features"},
-    "source": {"dataset", "uri", "timestamp_column"},
-    "window": {"mode", "days"},
-    "training": {"train_steps", "eval_steps"},
-    "evaluation": {"label_key", "thresholds", "champion_tolerance", "gate_metric", "slices", "baseline_margin"},
-    "push": {"uri", "model_name"},
-    "airflow": {"schedule", "owner", "retries", "retry_delay_minutes", "task_timeout_minutes", "tags",
-                "start_date"},
-}
-_REQUIRED = {
-    "": {"name", "source", "contract", "module_file", "evaluation", "push"},
-    "source": {"dataset", "uri"},
-    "evaluation": {"label_key", "thresholds"},
-    "push": {"uri", "model_name"},
-}
-
-
-def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    value = doc.get(key, {}) if key else doc
-    if not isinstance(value, dict):
-        raise SpecError(f"{path}: '{key}' must be a mapping, got {type(value).__name__}")
-    where = f"{key}." if key else ""
-    unknown = set(value) - _ALLOWED[key]
-    if unknown:
-        raise SpecError(
-            f"{path}: unknown key(s) {', '.join(where + k for k in sorted(unknown))}; "
-            f"allowed: {', '.join(sorted(_ALLOWED[key]))}"
-        )
-    missing = _REQUIRED.get(key, set()) - set(value)
-    if missing:
-        raise SpecError(f"{path}: missing required key(s) {', '.join(where + k for k in sorted(missing))}")
-    return value
-
-
-def _positive_int(value: Any, key: str, path: Path, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        bound = ">= 0" if allow_zero else ">= 1"
-        raise SpecError(f"{path}: {key} must be an integer {bound}, got {value!r}")
-    return value
-
-
-def _beam_args(value: Any, path: Path) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.startswith("--") for v in value):
-        raise SpecError(f"{path}: beam_pipeline_args must be a list of Beam flags such as "
-                        f"'--runner=DataflowRunner', got {value!r}")
-    return tuple(value)
-
-
-def _addresses(value: Any, key: str, path: Path) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(
-            isinstance(a, str) and a.count("@") == 1 and " " not in a for a in items):
-        raise SpecError(f"{path}: {key} must be an e-mail address or a list of them, such as "
-                        f"['oncall@example.org'], got {value!r}")
-    return tuple(items)
-
-
-def _number(value: Any, key: str, path: Path) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise SpecError(f"{path}: {key} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def _iso_date(value: Any, key: str, path: Path) -> str:
-    from datetime import date, datetime
-
-    if isinstance(value, (date, datetime)):  # YAML parses an unquoted 2024-01-01 into a date
-        return value.isoformat()
-    try:
-        datetime.fromisoformat(str(value))
-    except ValueError:
-        raise SpecError(f"{path}: {key} must be an ISO date such as 2024-01-01, got {value!r}") from None
-    return str(value)
-
-
-def _schedule(value: Any, key: str, path: Path, *, allow_none: bool = True) -> str | None:
-    """A cron expression or an Airflow preset, checked with croniter (the parser Airflow's cron timetables use).
-
-    croniter lives only in the Airflow interpreter; the TFX side reads specs the DAG processor already checked."""
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise SpecError(f"{path}: {key} must be a cron expression such as '0 2 * * *' or a preset such as "
-                        f"'@daily', got {value!r}")
-    value = value.strip()
-    if value.startswith("@"):
-        if value not in SCHEDULE_PRESETS:
-            raise SpecError(f"{path}: {key} {value!r} is not an Airflow preset; "
-                            f"known: {', '.join(sorted(SCHEDULE_PRESETS))}")
-        return value
-    try:
-        from croniter import croniter
-    except ImportError:  # the TFX interpreter
-        return value
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise SpecError(f"{path}: {key} {value!r} does not parse as a 5-field cron expression "
-                        "(minute hour day-of-month month day-of-week), e.g. '0 2 * * *'")
-    return value
-
-
-def _resolve(base: Path, value: str, key: str, path: Path) -> Path:
-    resolved = (base / value).resolve()
-    if not resolved.is_file():
-        raise SpecError(f"{path}: {key} points to {resolved}, which does not exist")
-    return resolved
+from nightshift.core.spec_fields import (
+    addresses,
+    beam_args,
+    iso_date,
+    number,
+    positive_int,
+    resolve_file,
+    schedule,
+    section,
+)
 
 
 def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpec:
@@ -162,18 +55,18 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         raise SpecError(f"{path}: cannot read spec: {exc}") from exc
     if not isinstance(doc, dict):
         raise SpecError(f"{path}: a spec must be a YAML mapping")
-    top = _section(doc, "", path)
-    src = _section(doc, "source", path)
-    win = _section(doc, "window", path)
-    trn = _section(doc, "training", path)
-    ev = _section(doc, "evaluation", path)
-    push = _section(doc, "push", path)
-    af = _section(doc, "airflow", path)
-    dr = _section(doc, "drift", path)
-    sc = _section(doc, "scoring", path)
-    al = _section(doc, "alerts", path)
-    ex = _section(doc, "execution", path)
-    mon = _section(doc, "monitoring", path)
+    top = section(doc, "", path)
+    src = section(doc, "source", path)
+    win = section(doc, "window", path)
+    trn = section(doc, "training", path)
+    ev = section(doc, "evaluation", path)
+    push = section(doc, "push", path)
+    af = section(doc, "airflow", path)
+    dr = section(doc, "drift", path)
+    sc = section(doc, "scoring", path)
+    al = section(doc, "alerts", path)
+    ex = section(doc, "execution", path)
+    mon = section(doc, "monitoring", path)
     if ex.get("backend", "subprocess") not in EXECUTION_BACKENDS:
         raise SpecError(f"{path}: execution.backend must be one of {sorted(EXECUTION_BACKENDS)}, "
                         f"got {ex.get('backend')!r}")
@@ -199,7 +92,7 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     mode = win.get("mode", "all_until_end")
     if mode not in WINDOW_MODES:
         raise SpecError(f"{path}: window.mode must be one of {sorted(WINDOW_MODES)}, got {mode!r}")
-    days = _positive_int(win.get("days", 0), "window.days", path, allow_zero=True)
+    days = positive_int(win.get("days", 0), "window.days", path, allow_zero=True)
     if mode == "trailing_days" and days == 0:
         raise SpecError(f"{path}: window.days must be >= 1 when window.mode is trailing_days")
 
@@ -258,9 +151,9 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     monitoring = MonitoringSpec(
         labels_uri=labels_uri.rstrip("/") + "/", label_column=label_column, label_rule=rule,
         min_realized={str(k): float(v) for k, v in min_realized.items()},
-        min_labelled_rows=_positive_int(mon.get("min_labelled_rows", 100), "monitoring.min_labelled_rows", path),
-        skew_runs=_positive_int(mon.get("skew_runs", 3), "monitoring.skew_runs", path, allow_zero=True),
-        schedule=_schedule(mon.get("schedule", "0 6 * * *"), "monitoring.schedule", path), retrain=retrain)
+        min_labelled_rows=positive_int(mon.get("min_labelled_rows", 100), "monitoring.min_labelled_rows", path),
+        skew_runs=positive_int(mon.get("skew_runs", 3), "monitoring.skew_runs", path, allow_zero=True),
+        schedule=schedule(mon.get("schedule", "0 6 * * *"), "monitoring.schedule", path), retrain=retrain)
 
     return PipelineSpec(
         name=name,
@@ -269,11 +162,11 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         source=SourceSpec(dataset=str(src["dataset"]), uri=str(src["uri"]).rstrip("/") + "/",
                           timestamp_column=str(src["timestamp_column"]) if src.get("timestamp_column") else None),
         window=WindowSpec(mode=mode, days=days),
-        contract=_resolve(root, str(top["contract"]), "contract", path),
-        module_file=_resolve(root, str(top["module_file"]), "module_file", path),
+        contract=resolve_file(root, str(top["contract"]), "contract", path),
+        module_file=resolve_file(root, str(top["module_file"]), "module_file", path),
         training=TrainingSpec(
-            train_steps=_positive_int(trn.get("train_steps", 1000), "training.train_steps", path),
-            eval_steps=_positive_int(trn.get("eval_steps", 150), "training.eval_steps", path),
+            train_steps=positive_int(trn.get("train_steps", 1000), "training.train_steps", path),
+            eval_steps=positive_int(trn.get("eval_steps", 150), "training.eval_steps", path),
         ),
         evaluation=EvaluationSpec(
             label_key=str(ev["label_key"]),
@@ -285,14 +178,14 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
         ),
         push=PushSpec(uri=str(push["uri"]).rstrip("/"), model_name=str(push["model_name"])),
         airflow=AirflowSpec(
-            schedule=_schedule(af.get("schedule", "@daily"), "airflow.schedule", path),
+            schedule=schedule(af.get("schedule", "@daily"), "airflow.schedule", path),
             owner=str(af.get("owner", "nightshift")),
-            retries=_positive_int(af.get("retries", 1), "airflow.retries", path, allow_zero=True),
-            retry_delay_minutes=_number(af.get("retry_delay_minutes", 1.0), "airflow.retry_delay_minutes", path),
-            task_timeout_minutes=_positive_int(af.get("task_timeout_minutes", 60),
+            retries=positive_int(af.get("retries", 1), "airflow.retries", path, allow_zero=True),
+            retry_delay_minutes=number(af.get("retry_delay_minutes", 1.0), "airflow.retry_delay_minutes", path),
+            task_timeout_minutes=positive_int(af.get("task_timeout_minutes", 60),
                                                "airflow.task_timeout_minutes", path),
             tags=tuple(str(t) for t in af.get("tags", ())),
-            start_date=_iso_date(af.get("start_date", "2024-01-01"), "airflow.start_date", path),
+            start_date=iso_date(af.get("start_date", "2024-01-01"), "airflow.start_date", path),
         ),
         reports_uri=str(top.get("reports_uri") or f"s3://{str(push['uri'])[5:].split('/')[0]}/reports").rstrip("/"),
         drift=DriftSpec(features={str(k): float(v) for k, v in drift_features.items()}, **drift_bounds),
@@ -300,17 +193,17 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             input_uri=str(sc.get("input_uri", src["uri"])),
             output_uri=str(sc.get("output_uri", f"s3://{models_bucket}/predictions/{push['model_name']}")).rstrip("/"),
             label_column=str(sc.get("label_column", "")),
-            schedule=_schedule(sc.get("schedule", "30 3 * * *"), "scoring.schedule", path),
+            schedule=schedule(sc.get("schedule", "30 3 * * *"), "scoring.schedule", path),
             key_column=sc.get("key_column"),
-            chunk_rows=_positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
+            chunk_rows=positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
         ),
         path=path,
         alerts=AlertSpec(webhook_conn=str(al.get("webhook_conn", "nightshift_alerts")),
-                         deadline_minutes=_number(al.get("deadline_minutes", 0), "alerts.deadline_minutes", path),
-                         email=_addresses(al.get("email", ()), "alerts.email", path),
+                         deadline_minutes=number(al.get("deadline_minutes", 0), "alerts.deadline_minutes", path),
+                         email=addresses(al.get("email", ()), "alerts.email", path),
                          email_conn=str(al.get("email_conn", "smtp_default"))),
         execution=ExecutionSpec(**{k: str(v) for k, v in ex.items()}),
-        beam_pipeline_args=_beam_args(top.get("beam_pipeline_args", list(DEFAULT_BEAM_ARGS)), path),
+        beam_pipeline_args=beam_args(top.get("beam_pipeline_args", list(DEFAULT_BEAM_ARGS)), path),
     )
 
 
