@@ -137,17 +137,24 @@ def _overall_plots(evaluation_uri: str) -> list[Any]:
             for kv in plots.plot_keys_and_values if kv.key.model_name in CANDIDATE_NAMES]
 
 
+def score_histogram(plots: list[Any], bins: int) -> list[float]:
+    """Example counts per score bin over [0, 1] from TFMA calibration plots of `bins` buckets (TFMA adds
+    (-inf, 0) and [1, inf) around them: they join the first and last bin, as numpy's histogram counts 1.0)."""
+    counts = [0.0] * bins
+    for plot in plots:
+        for bucket in plot.calibration_histogram_buckets.buckets:
+            low = bucket.lower_threshold_inclusive
+            index = min(max(int(round(low * bins)) if low > float("-inf") else 0, 0), bins - 1)
+            counts[index] += bucket.num_weighted_examples.value
+    return [round(c, 3) for c in counts]
+
+
 def eval_outputs(evaluation_uri: str, kind: str, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
     """The evaluation split's outputs, shaped as the scorer records its own (nightshift_tfx.skew): a binary
     model's score histogram over [0, 1] in `bins` bins; a multi-class model's predicted class shares by id."""
     if kind == BINARY:
-        counts = [0.0] * bins
-        for plot in _overall_plots(evaluation_uri):
-            for bucket in plot.calibration_histogram_buckets.buckets:
-                low = bucket.lower_threshold_inclusive  # TFMA adds (-inf, 0) and [1, inf) around the bins
-                index = min(max(int(round(low * bins)) if low > float("-inf") else 0, 0), bins - 1)
-                counts[index] += bucket.num_weighted_examples
-        return {"score_histogram": {"bins": bins, "counts": [round(c, 3) for c in counts]}} if sum(counts) else {}
+        counts = score_histogram(_overall_plots(evaluation_uri), bins)
+        return {"score_histogram": {"bins": bins, "counts": counts}} if sum(counts) else {}
     predicted: dict[int, float] = {}
     for plot in _overall_plots(evaluation_uri):
         for matrix in plot.multi_class_confusion_matrix_at_thresholds.matrices[:1]:

@@ -122,3 +122,16 @@ def test_a_binary_evaluation_plots_its_score_histogram_in_the_scorers_bins():
     multi = build_eval_config(EvaluationSpec(label_key="y", thresholds={"sparse_categorical_accuracy": 0.4},
                                              gate_metric="sparse_categorical_accuracy"), gate_lower_bound=0.4)
     assert not [m for m in multi.metrics_specs[0].metrics if m.class_name == "CalibrationPlot"]
+
+
+def test_the_evaluation_calibration_plot_becomes_the_scorers_histogram():
+    from nightshift_tfx.evaluation_report import score_histogram
+    from tensorflow_model_analysis.proto import metrics_for_slice_pb2
+
+    plot = metrics_for_slice_pb2.PlotData()
+    edges = [float("-inf"), *[i / 10 for i in range(11)]]  # underflow, ten bins, overflow [1, inf)
+    for i, low in enumerate(edges):
+        bucket = plot.calibration_histogram_buckets.buckets.add(lower_threshold_inclusive=low)
+        bucket.num_weighted_examples.value = float(i)
+    # underflow (0) joins bin 0, overflow (11) joins bin 9
+    assert score_histogram([plot], 10) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0 + 11.0]
