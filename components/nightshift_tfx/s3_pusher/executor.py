@@ -38,6 +38,15 @@ def _version(package: str) -> str:
         return ""
 
 
+def _eval_outputs(evaluation_uri: str, gate_metric: str) -> dict[str, Any]:
+    """What scoring runs compare their outputs with; a blessed model is published without it if it is missing."""
+    try:
+        return eval_outputs(evaluation_uri, METRICS[gate_metric].kind)
+    except Exception as exc:  # monitoring data: it never stops a publish
+        log.warning("no evaluation outputs recorded in the manifest: %s", exc)
+        return {}
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
@@ -77,7 +86,7 @@ class Executor(pusher_executor.Executor):
                 "blessing": {"blessed": True, "gate_threshold": run.get("gate_threshold"),
                              "baseline": baseline.as_dict(), "champion_version": run.get("champion_version")},
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
-                          "eval_outputs": eval_outputs(evaluation_uri, METRICS[exec_properties["gate_metric"]].kind),
+                          "eval_outputs": _eval_outputs(evaluation_uri, exec_properties["gate_metric"]),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
                           "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},
             },
