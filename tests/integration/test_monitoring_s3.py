@@ -93,6 +93,13 @@ def test_realized_accuracy_is_the_share_of_labelled_predictions_that_were_right(
     [again] = monitor(s3, spec, record=True)
     assert read_history(s3, spec)[0]["computed_at"] == record["computed_at"] and again.rows_labelled == 500
 
+    # A label file given for every partition that labels none of these rows leaves the record alone.
+    other = f"s3://nightshift-raw/{spec.name}-other/labels.csv"
+    _put_csv(s3, other, _trips(50, seed=11).assign(fare=lambda f: f["fare"] + 500))
+    [override] = monitor(s3, spec, labels_uri=other, record=True)
+    assert override.rows_labelled == 0
+    assert read_history(s3, spec)[0]["computed_at"] == record["computed_at"]
+
     # The model report shows the realized history: a chart point and a table row for the partition.
     html = render(spec, ModelRegistry(s3, f"s3://nightshift-models/{spec.name}"))
     assert f"realized binary_accuracy 2030-05-01: {expected:.4f}" in html

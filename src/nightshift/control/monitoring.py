@@ -46,6 +46,7 @@ class PartitionReport:
     model_version: int
     scoring_run: str
     rows_scored: int
+    predictions_sha256: str = ""  # the committed part file judged: a rescore under the same run id differs
     rows_labelled: int = 0
     labels: dict[str, str] = field(default_factory=dict)  # label object -> its ETag
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -150,14 +151,14 @@ def evaluate_partition(client: Any, spec: PipelineSpec, partition: str, marker: 
     predictions = f"{spec.scoring.output_uri.rstrip('/')}/{partition}/"
     report = PartitionReport(partition=partition, predictions=predictions, model_version=int(marker["model_version"]),
                              scoring_run=str(marker["run_id"]), rows_scored=int(marker["rows"]),
-                             bounds=dict(mon.min_realized),
+                             predictions_sha256=str(marker["files"][0]["sha256"]), bounds=dict(mon.min_realized),
                              skew=str((marker.get("skew") or {}).get("status", "not measured")))
     where = labels_for(spec, partition, labels_uri)
     report.labels = label_objects(client, where)
     if not report.labels:
         return report
-    if previous and previous.get("labels") == report.labels and previous.get("scoring_run") == report.scoring_run \
-            and previous.get("model_version") == report.model_version and not previous.get("problem"):
+    if previous and previous.get("labels") == report.labels and not previous.get("problem") \
+            and previous.get("predictions_sha256") == report.predictions_sha256:
         return PartitionReport(**{k: v for k, v in previous.items() if k in PartitionReport.__dataclass_fields__})
     metric_names = reported_metrics(spec.evaluation.gate_metric)
     with tempfile.TemporaryDirectory(prefix="nightshift-monitor-") as tmp:
@@ -241,7 +242,9 @@ def monitor(client: Any, spec: PipelineSpec, *, labels_uri: str | None = None,
     for partition, marker in scored_partitions(client, spec.scoring.output_uri):
         report = evaluate_partition(client, spec, partition, marker, labels_uri=labels_uri,
                                     previous=previous.get((partition, int(marker["model_version"]))))
-        if record and report.labels:
+        # An override (a file for every partition) records only where it labelled rows: it must not replace
+        # a partition's own record with an empty one.
+        if record and report.labels and (report.rows_labelled or not labels_uri):
             write_record(client, spec, report)
         reports.append(report)
     return reports
