@@ -102,6 +102,14 @@ def start_date(spec: PipelineSpec) -> datetime:
     return datetime.fromisoformat(spec.airflow.start_date).replace(tzinfo=timezone.utc)
 
 
+def spec_dag(spec: PipelineSpec, *, dag_id: str, kind: str | None, **kwargs: object) -> DAG:
+    """A DAG of one pipeline: params as native values, from the spec's start date, no catch-up, one run at a
+    time, the spec's task defaults, tagged with the pipeline's tags (and `kind`)."""
+    return DAG(dag_id=dag_id, render_template_as_native_obj=True,  # params reach operators as numbers, booleans
+               start_date=start_date(spec), catchup=False, max_active_runs=1, default_args=task_defaults(spec),
+               tags=list(dict.fromkeys(["nightshift", *([kind] if kind else []), *spec.airflow.tags])), **kwargs)
+
+
 def task_defaults(spec: PipelineSpec) -> dict[str, object]:
     """Every task of a pipeline's DAGs: its owner, retries, timeout and alert channels, from the spec."""
     return {
@@ -115,20 +123,13 @@ def task_defaults(spec: PipelineSpec) -> dict[str, object]:
 
 def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
     settings = load_settings()
-    default_args = task_defaults(spec)
-    dag = DAG(
-        dag_id=spec.nightly_dag_id,
-        render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
+    dag = spec_dag(
+        spec, dag_id=spec.nightly_dag_id, kind=None,
         description=spec.description or f"Nightly retraining of {spec.name}",
         schedule=spec.airflow.schedule,
-        start_date=start_date(spec),
-        catchup=False,
-        max_active_runs=1,
         max_active_tasks=max_active_tasks,
-        default_args=default_args,
         params=trigger_params(spec),
         deadline=late_run_deadline(spec),
-        tags=list(dict.fromkeys(["nightshift", *spec.airflow.tags])),
         doc_md=f"Generated from `{_shown(spec.path, settings.project_root)}` by nightshift's DAG factory.",
     )
     with dag:
@@ -181,15 +182,10 @@ def model_asset(spec: PipelineSpec) -> Asset:
 def build_scoring_dag(spec: PipelineSpec) -> DAG:
     """Scores new input with the published model: after every publish, and on its own schedule."""
     sc = spec.scoring
-    dag = DAG(
-        dag_id=spec.scoring_dag_id,
-        render_template_as_native_obj=True,  # params reach operators as numbers, booleans, None
+    dag = spec_dag(
+        spec, dag_id=spec.scoring_dag_id, kind="scoring",
         description=f"Batch scoring with the published {spec.push.model_name} model",
         schedule=cron_or_asset(sc.schedule, model_asset(spec)),
-        start_date=start_date(spec),
-        catchup=False,
-        max_active_runs=1,
-        default_args=task_defaults(spec),
         params={
             "input_uri": Param(sc.input_uri, type="string", minLength=1, title="Input",
                                description="A CSV/Parquet file (local path or s3://), or a prefix of date= "
@@ -197,7 +193,6 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
             "model_version": Param(None, type=["null", "integer"], minimum=1, title="Model version",
                                    description="Empty = the version the pointer serves."),
         },
-        tags=list(dict.fromkeys(["nightshift", "scoring", *spec.airflow.tags])),
         doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
     )
     with dag:

@@ -19,26 +19,20 @@ MONITOR_TASKS = ("realized_metrics", "check_bounds", "trigger_retrain")
 
 def build_monitor_dag(spec: PipelineSpec) -> DAG:
     """Realized performance of the served model, daily and whenever labels land; a breach retrains."""
-    from nightshift_airflow.factory import cron_or_asset, start_date, task_defaults  # it imports this module
+    from nightshift_airflow.factory import cron_or_asset, spec_dag  # the factory imports this module
     from nightshift_airflow.monitor_operators import RealizedMetricsOperator, RetrainDecisionOperator, RetrainOperator
 
     mon = spec.monitoring
     assert mon is not None
     realized_id, decide_id, trigger_id = MONITOR_TASKS
-    dag = DAG(
-        dag_id=spec.monitor_dag_id,
-        render_template_as_native_obj=True,  # the decision's XCom reaches the trigger as a dict
+    dag = spec_dag(  # native rendering: the decision's XCom reaches the trigger as a dict
+        spec, dag_id=spec.monitor_dag_id, kind="monitoring",
         description=f"Realized performance of the served {spec.push.model_name} model once labels land",
         schedule=cron_or_asset(mon.schedule, labels_asset(spec)),
-        start_date=start_date(spec),
-        catchup=False,
-        max_active_runs=1,
-        default_args=task_defaults(spec),
         params={"labels_uri": Param(None, type=["null", "string"], title="Labels",
                                     description=f"Empty = {mon.labels_uri}<partition>/ for each scored partition; "
                                                 "a file = these labels for every partition; a prefix ending in "
                                                 "/ = <prefix><partition>/.")},
-        tags=list(dict.fromkeys(["nightshift", "monitoring", *spec.airflow.tags])),
         doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
     )
     with dag:
