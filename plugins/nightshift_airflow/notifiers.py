@@ -5,6 +5,12 @@ connection, `nightshift_alerts` by default (set AIRFLOW_CONN_NIGHTSHIFT_ALERTS, 
 '{"conn_type": "http", "host": "https://hooks.example/T000/B000"}'). Slack's incoming webhooks accept the
 payload as is (`text`). `EmailNotifier` sends the same message by e-mail (the spec's `alerts.email`) through
 the smtp provider's SmtpNotifier and an Airflow SMTP connection. Without the connection, alerts are logged only.
+
+Why not the Slack or Apprise providers' notifiers for the webhook: each posts its own channel's format only,
+while this payload is Slack's (`text`) and machine-readable fields at once (kind, DAG, run, task, reason), which
+a program behind the webhook (an incident tool, the tests' receiver) reads; and each brings its provider and
+SDK into both the scheduler and the workers. A team that wants one adds that provider's notifier to
+`failure_notifiers` beside these.
 """
 
 from __future__ import annotations
