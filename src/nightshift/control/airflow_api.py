@@ -3,7 +3,7 @@
 Used by `make demo`, the CLI (`trigger`, `labels land`, `models report`) and the end-to-end tests, so all drive
 Airflow exactly as a person would. Written by hand rather than on the official `apache-airflow-client`
 (3.3.2 resolves against our lock, adding only itself): the token step of the simple auth manager
-(`/auth/token`) is outside that generated client either way, and what remains here is one `request()` and ten
+(`/auth/token`) is outside that generated client either way, and what remains here is one `request()` and nine
 calls of a few lines each, whose errors name what was asked (`AirflowApiError`); the generated models would add
 a translation layer to every caller without removing code.
 """
