@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from nightshift.core import warm_runtime
 from nightshift.core.config import PROJECT_ROOT, load_settings
 from nightshift.core.run_config import RunConfig
 from nightshift.core.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
@@ -20,51 +24,39 @@ pytestmark = pytest.mark.integration
 def _registry(s3_server):
     """Compiling reads the registry pointer: the champion is the version it serves."""
 
-_GRAPH = """
-import json, sys
-from nightshift_tfx.runner import load_ir
-from pathlib import Path
-ir = load_ir(Path(sys.argv[1]))
-print("JSON:" + json.dumps({n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes) for n in ir.nodes}
-                           | {"__run_id__": [ir.runtime_spec.pipeline_run_id.field_value.string_value]}))
-"""
+PROBES = Path(__file__).parent / "compile_probes"
 
 
-_BEAM = """
-import json, sys
-from nightshift_tfx.runner import load_ir
-from pathlib import Path
-from tfx.orchestration.local import runner_utils
-from tfx.proto.orchestration import executable_spec_pb2
-ir = load_ir(Path(sys.argv[1]))
-deployment = runner_utils.extract_local_deployment_config(ir)
-out = {}
-for node in ir.nodes:
-    node_id = node.pipeline_node.node_info.id
-    spec = runner_utils.extract_executor_spec(deployment, node_id)
-    if isinstance(spec, executable_spec_pb2.BeamExecutableSpec):
-        out[node_id] = list(spec.beam_pipeline_args)
-print("JSON:" + json.dumps(out))
-"""
+@pytest.fixture(scope="module")
+def warm_tfx(tmp_path_factory) -> Iterator[Path]:
+    """One warm TFX runtime for the module: each compile and probe is a fork of it, not a cold interpreter that
+    imports TensorFlow and TFX again (about 20 s each). Stopped by its PID."""
+    folder = tmp_path_factory.mktemp("warm")
+    socket_path, log_path = folder / "tfx.sock", folder / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([str(load_settings().runtime_python), "-m", "nightshift_tfx.warm_server",
+                                 "--socket", str(socket_path)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not socket_path.exists():
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the warm TFX runtime did not bind within 240 s"
+        time.sleep(0.2)
+    yield socket_path
+    proc.terminate()
+    proc.wait(60)
 
 
-_MLMD = """
-import json, sys
-from pathlib import Path
-from nightshift.core.run_config import RunConfig
-from nightshift_tfx.runner import load_ir, with_password
-from tfx.orchestration.local import runner_utils
-ir = load_ir(Path(sys.argv[1]))
-config = runner_utils.extract_local_deployment_config(ir).metadata_connection_config
-connection = getattr(config, config.WhichOneof("connection_config"))
-filled = with_password(connection, RunConfig.read(Path(sys.argv[1]).parent))
-print("JSON:" + json.dumps({"in_ir": connection.mysql.password, "user": connection.mysql.user,
-                            "filled": filled.mysql.password}))
-"""
+def _run(socket_path: Path, module: str, argv: list[str], env: dict | None) -> tuple[int, str]:
+    lines: list[str] = []
+    result = warm_runtime.run(socket_path, module, argv, {**os.environ, **(env or {})}, str(PROBES),
+                              lines.append)
+    return result.exit_code, "\n".join(lines)
 
 
-def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, probe: str = _GRAPH,
-             mlmd_mysql: str = "", env: dict | None = None, outputs: list | None = None) -> dict:
+def _compile(socket_path: Path, tmp_path, publish: bool, train_steps: int = 123, spec_path=None,
+             probe: str = "probe_graph", mlmd_mysql: str = "", env: dict | None = None,
+             outputs: list | None = None) -> dict:
     settings = load_settings()
     spec_path = spec_path or PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml"
     run = RunConfig(pipeline="taxi", spec_path=str(spec_path),
@@ -73,28 +65,26 @@ def _compile(tmp_path, publish: bool, train_steps: int = 123, spec_path=None, pr
                     mlmd_sqlite=str(tmp_path / "mlmd" / "m.sqlite"), train_steps=train_steps, eval_steps=10,
                     gate_threshold=0.6, publish=publish, mlmd_mysql=mlmd_mysql)
     run.write()
-    py = str(settings.runtime_python)
-    env = {**os.environ, **(env or {})}
-    proc = subprocess.run([py, "-m", "nightshift_tfx", "compile", "--run-dir", run.run_dir],
-                          capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert settings.runtime_python.exists()
+    code, output = _run(socket_path, "nightshift_tfx", ["compile", "--run-dir", run.run_dir], env)
+    assert code == 0, output[-6000:]
     if outputs is not None:
-        outputs.append(proc.stdout + proc.stderr)
-    return _probe(probe, run.ir_path, env)
+        outputs.append(output)
+    return _probe(socket_path, probe, run.ir_path, env)
 
 
-def _probe(probe: str, ir_path, env: dict | None = None) -> dict:
-    env = {**os.environ, **(env or {})}
-    proc = subprocess.run([str(load_settings().runtime_python), "-c", probe, str(ir_path)], capture_output=True,
-                          text=True, timeout=300, env=env)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:"))
+def _probe(socket_path: Path, probe: str, ir_path, env: dict | None = None) -> dict:
+    code, output = _run(socket_path, probe, [str(ir_path)], env)
+    assert code == 0, output[-6000:]
+    line = next(ln for ln in output.splitlines() if ln.startswith("JSON:"))
     return json.loads(line[5:])
 
 
-def test_the_mlmd_password_is_in_no_file_or_log_only_in_the_node_processs_memory(tmp_path):
+def test_the_mlmd_password_is_in_no_file_or_log_only_in_the_node_processs_memory(warm_tfx, tmp_path):
     secret = "pw-" + uuid.uuid4().hex
     logs: list[str] = []
-    found = _compile(tmp_path, publish=True, probe=_MLMD, mlmd_mysql="mysql://nightshift@127.0.0.1:3306/mlmd_x",
+    found = _compile(warm_tfx, tmp_path, publish=True, probe="probe_mlmd",
+                     mlmd_mysql="mysql://nightshift@127.0.0.1:3306/mlmd_x",
                      env={"NIGHTSHIFT_MLMD_PASSWORD": secret}, outputs=logs)
     assert found == {"in_ir": "", "user": "nightshift", "filled": secret}
     run_dir = tmp_path / "run"
@@ -115,21 +105,22 @@ def _spec_publishing_to(tmp_path, push_uri: str):
     return path
 
 
-def test_with_nothing_served_the_graph_is_the_airflow_topology_without_a_champion(tmp_path, bucket):
+def test_with_nothing_served_the_graph_is_the_airflow_topology_without_a_champion(warm_tfx, tmp_path,
+                                                                                   bucket):
     spec_path = _spec_publishing_to(tmp_path, f"s3://{bucket}/taxi")
-    graph = _compile(tmp_path, publish=True, spec_path=spec_path)
+    graph = _compile(warm_tfx, tmp_path, publish=True, spec_path=spec_path)
     assert graph.pop("__run_id__") == ["manual__compile_True"]
     expected = {n.node_id: sorted(u for u in n.upstream if u != CHAMPION_ID) for n in TRAINING_NODES
                 if n.node_id != CHAMPION_ID}
     assert graph == expected
     assert json.loads((tmp_path / "run" / "champion.json").read_text()) == {}
     # Without beam_pipeline_args in the spec, every Beam-based component gets the default: in-process.
-    beam = _probe(_BEAM, tmp_path / "run" / "pipeline_ir.pb")
+    beam = _probe(warm_tfx, "probe_beam", tmp_path / "run" / "pipeline_ir.pb")
     assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam), beam
     assert all(v == ["--direct_running_mode=in_memory"] for v in beam.values())
 
 
-def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champion(tmp_path, bucket, s3,
+def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champion(warm_tfx, tmp_path, bucket, s3,
                                                                                    fake_saved_model):
     from nightshift.core.registry.store import ModelRegistry
 
@@ -138,7 +129,7 @@ def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champio
     registry.publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "trained_v2"})
     registry.rollback(actor="test", reason="v2 misbehaves")  # the pointer now serves version 1
     spec_path = _spec_publishing_to(tmp_path, f"s3://{bucket}/taxi")
-    graph = _compile(tmp_path, publish=True, spec_path=spec_path)
+    graph = _compile(warm_tfx, tmp_path, publish=True, spec_path=spec_path)
     graph.pop("__run_id__")
     assert graph == {n.node_id: sorted(n.upstream) for n in TRAINING_NODES}  # the whole topology
     champion = json.loads((tmp_path / "run" / "champion.json").read_text())
@@ -149,14 +140,14 @@ def test_the_served_version_is_downloaded_verified_and_is_the_evaluators_champio
         p.relative_to(fake_saved_model).as_posix() for p in fake_saved_model.rglob("*") if p.is_file())
 
 
-def test_publish_false_compiles_without_the_pusher(tmp_path):
-    graph = _compile(tmp_path, publish=False)
+def test_publish_false_compiles_without_the_pusher(warm_tfx, tmp_path):
+    graph = _compile(warm_tfx, tmp_path, publish=False)
     graph.pop("__run_id__")
     assert PUSHER_ID not in graph
     assert set(graph) == {n.node_id for n in TRAINING_NODES} - {PUSHER_ID, CHAMPION_ID}
 
 
-def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(tmp_path):
+def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(warm_tfx, tmp_path):
     args = ["--runner=DirectRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=2"]
     source = (PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text()
     for rel in ("data_contracts/taxi/taxi.v1.json", "pipelines/taxi/model.py"):
@@ -164,6 +155,6 @@ def test_the_specs_beam_pipeline_args_reach_every_beam_based_component(tmp_path)
     spec_path = tmp_path / "pipelines" / "taxi" / "pipeline.yaml"
     spec_path.parent.mkdir(parents=True)
     spec_path.write_text(source + "\nbeam_pipeline_args: " + json.dumps(args) + "\n")
-    beam_nodes = _compile(tmp_path, publish=True, spec_path=spec_path, probe=_BEAM)
+    beam_nodes = _compile(warm_tfx, tmp_path, publish=True, spec_path=spec_path, probe="probe_beam")
     assert {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"} <= set(beam_nodes), beam_nodes
     assert all(v == args for v in beam_nodes.values()), beam_nodes
