@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from nightshift.core.config import PROJECT_ROOT
+from nightshift.local.commands import airflow_commands, celery_worker_command
 from nightshift.local.envfile import celery_profile
-from nightshift.local.stack import airflow_commands, celery_worker_command
 
 pytestmark = pytest.mark.integration
 SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",

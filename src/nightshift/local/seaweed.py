@@ -108,6 +108,26 @@ def wait_ready(port: int, access_key: str, secret_key: str, proc: subprocess.Pop
     raise TimeoutError(f"SeaweedFS S3 on 127.0.0.1:{port} not ready after {timeout:.0f}s ({last}); see {log_path}")
 
 
+def stop_group(pid: int, timeout: float = 20.0) -> None:
+    """Stop a service we started in a session of its own (its PID is its process group), then whatever it left
+    running in that group: the scheduler's LocalExecutor workers outlive it otherwise."""
+    import signal
+
+    stop(pid, timeout)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return  # nobody left in the group
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
 def stop(pid: int, timeout: float = 20.0) -> None:
     """Stop a process we started, by PID: SIGTERM, then SIGKILL if it lingers."""
     import signal

@@ -21,25 +21,9 @@ from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.private_file import write_private
 from nightshift.core.s3 import ensure_bucket
 from nightshift.local import envfile, pidfile, seaweed
+from nightshift.local.commands import airflow_commands, celery_worker_command
 
 RUNTIME = "tfx-runtime"  # the warm TFX runtime's process name (PID file, log file)
-
-
-def airflow_commands(api_host: str, api_port: int) -> dict[str, list[str]]:
-    """Airflow's long-running processes (arguments after `airflow`); docker-compose.yaml runs the same."""
-    return {
-        "api-server": ["api-server", "-H", api_host, "-p", str(api_port), "-w", "1"],
-        "scheduler": ["scheduler", "--skip-serve-logs"],
-        "dag-processor": ["dag-processor"],
-        # Log servers bind every interface (airflow/utils/serve_logs): none is started; logs are files shared
-        # with the API server.
-        "triggerer": ["triggerer", "--skip-serve-logs"],
-    }
-
-
-def celery_worker_command(name: str) -> list[str]:
-    """One Celery worker; its log files are shared with the API server (same folder), not served over HTTP."""
-    return ["celery", "worker", "--concurrency", "2", "--celery-hostname", f"{name}@%h", "--skip-serve-logs"]
 
 
 @dataclass
@@ -276,7 +260,7 @@ class Stack:
         for name in names:
             pid = self._pid(name)
             if pid is not None:
-                seaweed.stop(pid)
+                seaweed.stop_group(pid)  # started with start_new_session: the group is the service's
                 stopped.append(f"{name} (pid {pid})")
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
         return stopped
