@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from nightshift.control import monitoring
 from nightshift.control.model_report import render
 from nightshift.control.monitoring import RecordNotOwned, history_uri, monitor, read_history, retrain_reason
 from nightshift.core.config import PROJECT_ROOT
@@ -71,7 +72,7 @@ def _score(s3, spec, trips: pd.DataFrame, tmp_path: Path, *, version: int, parti
     return predictions
 
 
-def test_realized_accuracy_is_the_share_of_labelled_predictions_that_were_right(s3, spec, tmp_path):
+def test_realized_accuracy_is_the_share_of_labelled_predictions_that_were_right(s3, spec, tmp_path, monkeypatch):
     trips = _trips(600, seed=1)
     predictions = _score(s3, spec, trips, tmp_path, version=3)
     # Labels for 500 of the 600 trips land later, shuffled, with the label column added.
@@ -89,9 +90,12 @@ def test_realized_accuracy_is_the_share_of_labelled_predictions_that_were_right(
     assert record["metrics"]["binary_accuracy"] == pytest.approx(expected) and record["rows_labelled"] == 500
     assert retrain_reason(spec, [report], served_version=3) is None
 
-    # Nothing new: the record is reused, not recomputed (same computed_at).
-    [again] = monitor(s3, spec, record=True)
-    assert read_history(s3, spec)[0]["computed_at"] == record["computed_at"] and again.rows_labelled == 500
+    # Nothing new: the record is reused, not recomputed (same computed_at), and not written again.
+    writes = []
+    with monkeypatch.context() as patch:
+        patch.setattr(monitoring, "write_record", lambda *args: writes.append(args))
+        [again] = monitor(s3, spec, record=True)
+    assert (again.computed_at, again.rows_labelled, len(writes)) == (record["computed_at"], 500, 0)
 
     # A label file given for every partition that labels none of these rows leaves the record alone.
     other = f"s3://nightshift-raw/{spec.name}-other/labels.csv"

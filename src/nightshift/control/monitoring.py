@@ -54,6 +54,7 @@ class PartitionReport:
     breaches: list[str] = field(default_factory=list)
     skew: str = "not measured"
     problem: str = ""  # why nothing could be joined (a label feed that cannot be read or matched)
+    computed_at: str = ""  # set when the metrics were computed; a reused record keeps its own
 
     def line(self) -> str:
         shown = " ".join(f"{k}={v:.4f}" for k, v in self.metrics.items() if v is not None) or "-"
@@ -63,8 +64,7 @@ class PartitionReport:
                 f"{shown} skew={self.skew} {status}")
 
     def record(self) -> dict[str, Any]:
-        return {"format": RECORD_FORMAT, **asdict(self),
-                "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        return {"format": RECORD_FORMAT, **asdict(self)}
 
 
 def _objects(client: Any, uri: S3Uri) -> list[dict[str, Any]]:
@@ -152,7 +152,8 @@ def evaluate_partition(client: Any, spec: PipelineSpec, partition: str, marker: 
     report = PartitionReport(partition=partition, predictions=predictions, model_version=int(marker["model_version"]),
                              scoring_run=str(marker["run_id"]), rows_scored=int(marker["rows"]),
                              predictions_sha256=str(marker["files"][0]["sha256"]), bounds=dict(mon.min_realized),
-                             skew=str((marker.get("skew") or {}).get("status", "not measured")))
+                             skew=str((marker.get("skew") or {}).get("status", "not measured")),
+                             computed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     where = labels_for(spec, partition, labels_uri)
     report.labels = label_objects(client, where)
     if not report.labels:
@@ -240,11 +241,12 @@ def monitor(client: Any, spec: PipelineSpec, *, labels_uri: str | None = None,
     previous = {(r["partition"], r["model_version"]): r for r in read_history(client, spec)} if record else {}
     reports = []
     for partition, marker in scored_partitions(client, spec.scoring.output_uri):
-        report = evaluate_partition(client, spec, partition, marker, labels_uri=labels_uri,
-                                    previous=previous.get((partition, int(marker["model_version"]))))
+        prior = previous.get((partition, int(marker["model_version"])))
+        report = evaluate_partition(client, spec, partition, marker, labels_uri=labels_uri, previous=prior)
+        unchanged = prior is not None and asdict(report) == {k: prior.get(k) for k in asdict(report)}
         # An override (a file for every partition) records only where it labelled rows: it must not replace
-        # a partition's own record with an empty one.
-        if record and report.labels and (report.rows_labelled or not labels_uri):
+        # a partition's own record with an empty one. A reused record is not written again.
+        if record and report.labels and (report.rows_labelled or not labels_uri) and not unchanged:
             write_record(client, spec, report)
         reports.append(report)
     return reports
