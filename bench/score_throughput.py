@@ -1,11 +1,13 @@
-"""Benchmark: batch scoring of 1,000,000 and 5,000,000 taxi rows vs. the model's own signature.
+"""Benchmark: batch scoring of 1,000,000 and 5,000,000 taxi rows vs. the model's own signature, and each scoring
+engine (the SavedModel in TensorFlow, the ONNX forms in ONNX Runtime) side by side on the same input.
 
 Three phases, each in a fresh process so its peak RSS is its own:
   direct   the SavedModel's signatures called on pre-built batches (building them is not timed):
            serving_default on serialized tf.Examples, and serving_columns on column tensors (the
            scorer's own entry, so the stricter limit);
   1M, 5M   `score_file`, what `nightshift score` and the taxi_batch_score DAG run: CSV read in Arrow
-           batches, encoded by tfx_bsl, scored, streamed into Parquet.
+           batches, encoded by tfx_bsl, scored, streamed into Parquet; once per engine (--engines).
+A model without its ONNX forms (published before they existed) gets them exported into a copy here.
 Rows are resampled (with replacement) from the real taxi CSV, without the label column, in chunks, so
 the parent never holds the big files in memory.
 
@@ -14,6 +16,7 @@ local stack's .env (`make up && make demo` publishes one); it is downloaded and 
 
 Usage (TFX interpreter): .venv-tfx/bin/python bench/score_throughput.py [--rows 1000000 5000000]
        [--direct-rows 500000] [--chunk-rows 32768] [--model-dir DIR | --model-uri s3://bucket/taxi]
+       [--engines savedmodel onnx onnx_fp16 onnx_int8]
 """
 
 from __future__ import annotations
@@ -90,17 +93,37 @@ def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, q
     queue.put(results)
 
 
-def _phase_score(model_dir: str, input_path: str, chunk_rows: int, queue: mp.Queue) -> None:
+def _phase_score(model_dir: str, input_path: str, chunk_rows: int, engine: str, queue: mp.Queue) -> None:
     from nightshift_tfx.batch_score import check_output, score_file
 
-    out = Path(input_path).with_suffix(".parquet")
+    out = Path(input_path).with_suffix(f".{engine}.parquet")
     stats = score_file(Path(model_dir), Path(input_path), out, model_version=0, run_id="bench",
-                       chunk_rows=chunk_rows)
+                       chunk_rows=chunk_rows, engine=engine)
     problems = check_output(out, stats.rows)
     assert not problems, problems
     out.unlink()
     # score_file's own clock starts after the model is loaded, like the direct phase's
-    queue.put((f"score_file, {stats.rows:,} rows", stats.seconds, stats.rows, _peak_mb()))
+    queue.put((f"score_file {engine}, {stats.rows:,} rows", stats.seconds, stats.rows, _peak_mb()))
+
+
+def _with_forms(model_dir: Path, tmp: Path) -> Path:
+    """`model_dir`, or a copy with the ONNX forms exported (unchecked: a benchmark measures speed only)."""
+    import shutil
+
+    from nightshift_tfx.forms.build import QUANTISERS
+    from nightshift_tfx.forms.onnx_export import export
+
+    from nightshift.core.registry.forms import FORM_FILES
+
+    if (model_dir / FORM_FILES["onnx"]).is_file():
+        return model_dir
+    copy = tmp / "model_with_forms"
+    shutil.copytree(model_dir, copy)
+    export(copy, copy / FORM_FILES["onnx"])
+    for name, quantise in QUANTISERS.items():
+        quantise(copy / FORM_FILES["onnx"], copy / FORM_FILES[name])
+    print("forms: exported here (the model was published without them)")
+    return copy
 
 
 def _run(target, *args) -> tuple:
@@ -134,6 +157,7 @@ def main() -> int:
     parser.add_argument("--chunk-rows", type=int, default=32_768)
     parser.add_argument("--model-dir")
     parser.add_argument("--model-uri")
+    parser.add_argument("--engines", nargs="+", default=["savedmodel", "onnx", "onnx_fp16", "onnx_int8"])
     args = parser.parse_args()
     import tfx
 
@@ -142,6 +166,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nightshift-bench-") as tmp_name:
         tmp = Path(tmp_name)
         model_dir = _model_dir(args, tmp)
+        if set(args.engines) - {"savedmodel"}:
+            model_dir = _with_forms(model_dir, tmp)
         direct: list[tuple] = []
         results = []
         for rows in sorted(args.rows):
@@ -150,16 +176,25 @@ def main() -> int:
             print(f"input: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB CSV", flush=True)
             if not direct:
                 direct = _run(_phase_direct, str(model_dir), str(path), args.direct_rows, args.chunk_rows)
-            results.append(_run(_phase_score, str(model_dir), str(path), args.chunk_rows))
+            for engine in args.engines:
+                results.append((rows, engine, *_run(_phase_score, str(model_dir), str(path), args.chunk_rows,
+                                                    engine)))
             path.unlink()
     print(f"\n== batch scoring, chunks of {args.chunk_rows:,} rows; each phase in its own fresh process ==")
-    for name, seconds, rows, peak in [*direct, *results]:
+    for name, seconds, rows, peak in [*direct, *(r[2:] for r in results)]:
         print(f"{name:50s} {seconds:8.1f} s  {rows / seconds:10,.0f} rows/s  peak RSS {peak:7.0f} MB")
-    for name, seconds, rows, _peak in results:
+    saved = [r[2:] for r in results if r[1] == "savedmodel"]
+    for name, seconds, rows, _peak in saved:
         for ref, ref_s, ref_rows, _ in direct:
             print(f"{name}: throughput {rows / seconds / (ref_rows / ref_s):.2f}x {ref} (goal >= 0.8x)")
-    if len(results) >= 2:
-        print(f"peak RSS {results[-1][0]} / {results[0][0]}: {results[-1][3] / results[0][3]:.2f}x (goal <= 1.5x)")
+    if len(saved) >= 2:
+        print(f"peak RSS {saved[-1][0]} / {saved[0][0]}: {saved[-1][3] / saved[0][3]:.2f}x (goal <= 1.5x)")
+    by_rows = {(r[0], r[1]): r[2:] for r in results}
+    for (rows, engine), (_name, seconds, _n, peak) in by_rows.items():
+        if engine != "savedmodel" and (rows, "savedmodel") in by_rows:
+            _, ref_s, _, ref_peak = by_rows[(rows, "savedmodel")]
+            print(f"{rows:,} rows, {engine} vs savedmodel: throughput {ref_s / seconds:.2f}x, "
+                  f"peak RSS {peak / ref_peak:.2f}x")
     return 0
 
 

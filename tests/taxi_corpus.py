@@ -136,3 +136,14 @@ def write(files: list[CorpusFile], folder: Path, day: date) -> dict[str, Path]:
         path.write_bytes(f.content)
         out[f.name] = path
     return out
+
+
+def held_out(source: Path, rows: int) -> bytes:
+    """The last `rows` trips of the taxi CSV without the label column, as a scoring job gets them."""
+    with source.open(newline="") as fh:
+        data = list(csv.reader(fh))
+    drop = data[0].index("tips")
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([[v for i, v in enumerate(r) if i != drop]
+                                                   for r in [data[0], *data[-rows:]]])
+    return buf.getvalue().encode()

@@ -21,7 +21,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nightshift.core import exit_codes
+from nightshift.core.spec import SCORING_ENGINES
 from nightshift_tfx import skew
 from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
 from nightshift_tfx.score_input import (
@@ -74,39 +75,67 @@ def load_scorer(model_dir: Path) -> tuple[Any, str]:
     return signatures["serving_default"], "serving_default"
 
 
+class EngineUnavailable(ScoringInputError):
+    """The version has no published form for the engine asked for (never built, or refused when published)."""
+
+
+def _engine(model_dir: Path, engine: str, spec: dict[str, dict[str, Any]], where: str
+            ) -> tuple[Callable[[pa.RecordBatch], Any], Callable[[Any], np.ndarray], str]:
+    """(prepare a batch's inputs, run them to the model's outputs, a description) for `engine`. The SavedModel
+    runs its signature; an ONNX engine runs the version's form in ONNX Runtime, the file downloaded (and hashed
+    against the manifest) with the version."""
+    if engine == "savedmodel":
+        import tensorflow as tf
+        from tfx_bsl.coders import example_coder
+
+        serve, entry = load_scorer(model_dir)
+        if entry == "serving_columns":
+            def prepare(batch: pa.RecordBatch) -> Any:
+                return {k: tf.constant(v) for k, v in to_column_tensors(batch, spec, where).items()}
+        else:
+            encoder = example_coder.RecordBatchToExamplesEncoder(None)
+
+            def prepare(batch: pa.RecordBatch) -> Any:
+                return {"examples": tf.constant(encoder.encode(to_examples_batch(batch, spec, where)))}
+        return prepare, lambda inputs: serve(**inputs)["outputs"].numpy(), f"the SavedModel's {entry} signature"
+    from nightshift.core.registry.forms import FORM_FILES
+    from nightshift_tfx.forms.onnx_export import feed, session
+
+    path = model_dir / FORM_FILES[engine]
+    if not path.is_file():
+        raise EngineUnavailable(f"{where}: engine {engine!r} needs the version's {FORM_FILES[engine]}, which was "
+                                "not published with it (see `nightshift models show`); score with the SavedModel")
+    sess = session(path)
+    names = [i.name for i in sess.get_inputs()]
+    return (lambda batch: feed(to_column_tensors(batch, spec, where), names),
+            lambda inputs: sess.run(["outputs"], inputs)[0], f"ONNX Runtime on {FORM_FILES[engine]}")
+
+
 def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_version: int, run_id: str,
                chunk_rows: int = DEFAULT_CHUNK_ROWS, key_column: str | None = None,
-               where: str | None = None, sample: Any = None) -> ScoreStats:
+               where: str | None = None, sample: Any = None, engine: str = "savedmodel") -> ScoreStats:
     """`sample` (nightshift_tfx.skew.SkewSample) collects raw features and outputs for the skew report."""
-    import tensorflow as tf
-    from tfx_bsl.coders import example_coder
-
     where = where or str(input_path)
     spec = load_feature_spec(model_dir)
-    serve, entry = load_scorer(model_dir)
-    log.info("scoring through the model's %s signature", entry)
-    encoder = example_coder.RecordBatchToExamplesEncoder(None)
+    prepare, run, described = _engine(model_dir, engine, spec, where)
+    log.info("scoring through %s", described)
     key_field = [pa.field(key_column, pa.string())] if key_column else []
     classes = load_classes(model_dir)
     class_field = [pa.field("predicted_class", pa.string())] if classes else []
     schema = pa.schema([pa.field("row_number", pa.int64()), *key_field, pa.field("score", pa.float32()),
                         pa.field("predicted_label", pa.int8()), *class_field, pa.field("model_version", pa.int32()),
                         pa.field("run_id", pa.string())])
-    def prepared() -> Iterator[tuple[pa.RecordBatch, dict[str, Any]]]:
+    def prepared() -> Iterator[tuple[pa.RecordBatch, Any]]:
         for batch in iter_batches(input_path, spec, chunk_rows, key_column, where):
-            if batch.num_rows == 0:
-                continue
-            if entry == "serving_columns":
-                yield batch, {k: tf.constant(v) for k, v in to_column_tensors(batch, spec, where).items()}
-            else:
-                yield batch, {"examples": tf.constant(encoder.encode(to_examples_batch(batch, spec, where)))}
+            if batch.num_rows:
+                yield batch, prepare(batch)
 
     rows = chunks = 0
     started = last_report = time.perf_counter()
     with pq.ParquetWriter(str(output_path), schema) as writer:
         for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
-            scores, labels = summarise(serve(**inputs)["outputs"].numpy())
+            scores, labels = summarise(run(inputs))
             if sample is not None:
                 sample.add(to_examples_batch(batch, spec, where) if sample.wants_features else None, scores, labels)
             columns = [pa.array(np.arange(rows, rows + n, dtype=np.int64))]
@@ -164,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key-column")
     parser.add_argument("--input-fingerprint", help="the ETag (or sha256:) the input gate checked; refuse others")
     parser.add_argument("--expected-rows", type=int, help="rows the input gate counted")
+    parser.add_argument("--engine", choices=SCORING_ENGINES, default="savedmodel",
+                        help="onnx / onnx_int8: ONNX Runtime on the version's published ONNX form")
     return parser
 
 
@@ -208,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stats = score_file(tmp_path / "model", local_input, out_file, model_version=manifest.version,
                                run_id=args.run_id, chunk_rows=args.chunk_rows, key_column=args.key_column,
-                               where=args.input, sample=sample)
+                               where=args.input, sample=sample, engine=args.engine)
         except ScoringInputError as exc:
             log.error("%s", exc)
             return EXIT_INPUT_ERROR

@@ -88,6 +88,9 @@ def create_pipeline(spec: PipelineSpec, run: RunConfig, champion: Champion | Non
                 model_name=spec.push.model_name,
                 gate_metric=spec.evaluation.gate_metric,
                 baseline_margin=spec.evaluation.baseline_margin,
+                examples=example_gen.outputs["examples"],
+                forms=json.dumps(asdict(spec.forms), sort_keys=True),
+                label_key=spec.evaluation.label_key,
                 run_metadata=json.dumps(
                     {
                         "pipeline": spec.name,

@@ -40,6 +40,9 @@ PRELOAD = (
     "nightshift_tfx.batch_score",
     "nightshift_tfx.s3_pusher.executor",
     "nightshift_tfx.data_check.executor",
+    "nightshift_tfx.forms.build",
+    "nightshift_tfx.forms.onnx_export",  # tf2onnx and its op handlers
+    "onnxruntime",
 )
 
 

@@ -28,7 +28,9 @@ BUCKET_FEATURES = ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "d
 VOCAB_FEATURES = ["payment_type", "company"]
 BUCKET_COUNT = 10
 VOCAB_SIZE = 1000
-OOV_SIZE = 10
+# One bucket for every string outside the vocabulary (a missing company is "", one of them): TFX's example has
+# 10, hashed with TensorFlow's Fingerprint64, which no ONNX op computes; with one the ONNX form is exact.
+OOV_SIZE = 1
 LABEL_KEY = "tips"
 FARE_KEY = "fare"
 TIP_SHARE = 0.2

@@ -205,7 +205,7 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         score = BatchScoreOperator(task_id="score", model_uri=spec.push.uri, resolve_task_id="resolve_input",
                                    input_gate_task_id="input_gate",
                                    model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
-                                   key_column=sc.key_column, **conn)
+                                   key_column=sc.key_column, engine=sc.engine, **conn)
         out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",
                                            input_gate_task_id="input_gate", webhook_conn=spec.alerts.webhook_conn,
                                            **conn)

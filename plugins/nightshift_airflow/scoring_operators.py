@@ -88,7 +88,8 @@ class BatchScoreOperator(RecordsCost, BaseOperator):
     template_fields = ("model_version",)
 
     def __init__(self, *, model_uri: str, resolve_task_id: str, input_gate_task_id: str, model_version: Any = None,
-                 chunk_rows: int, key_column: str | None = None, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+                 chunk_rows: int, key_column: str | None = None, aws_conn_id: str = S3_CONN_ID,
+                 engine: str = "savedmodel", **kwargs: Any):
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.model_uri = model_uri
@@ -97,6 +98,7 @@ class BatchScoreOperator(RecordsCost, BaseOperator):
         self.model_version = model_version
         self.chunk_rows = chunk_rows
         self.key_column = key_column
+        self.engine = engine
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
@@ -111,7 +113,7 @@ class BatchScoreOperator(RecordsCost, BaseOperator):
         request = BatchScoreRequest(model_uri=self.model_uri, input=resolved["input"], output=resolved["output"],
                                     run_id=context["run_id"], chunk_rows=self.chunk_rows, version=version,
                                     key_column=self.key_column, input_fingerprint=gate["fingerprint"],
-                                    expected_rows=gate["rows"])
+                                    expected_rows=gate["rows"], engine=self.engine)
         code = self.hook.run_module(MODULE, request.arguments())
         if code == exit_codes.OK:
             return

@@ -64,6 +64,11 @@ def test_penguins_publishes_a_multiclass_model_gated_on_sparse_categorical_accur
     assert set(manifest.metrics["slices"]["island"]) == {"Biscoe", "Dream", "Torgersen"}
     assert manifest.contract["name"] == "penguins"
     assert manifest.data_window["rows"] == 344
+    # Its ONNX form (three class probabilities per row) agrees with the SavedModel on the evaluation split.
+    onnx, held_out = manifest.extra["forms"]["onnx"], manifest.extra["forms"]["savedmodel"]
+    assert onnx["published"] is True and onnx["agreement"]["max_abs_diff"] <= 1e-4, onnx
+    assert onnx["agreement"]["rows"] == held_out["rows"] > 0 and onnx["agreement"]["same_label"] == 1.0
+    assert onnx["path"] in {f.path for f in manifest.files}
 
 
 def test_penguins_scoring_names_the_predicted_species(api, published, penguins):

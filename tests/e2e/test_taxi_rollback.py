@@ -6,13 +6,12 @@ files, so there is something to roll back from without a second training run.
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from taxi_corpus import held_out
 
 from nightshift.core.predictions import read_marker
 from nightshift.core.registry.store import ModelRegistry
@@ -37,21 +36,10 @@ def _republish_serving_version(registry: ModelRegistry, tmp_path: Path) -> int:
     return registry.publish(tmp_path / "model", {**fields, "run_id": f"e2e_republish_of_v{pointer.version}"}).version
 
 
-def _held_out(taxi_csv: Path, rows: int) -> bytes:
-    """The last `rows` trips without the label column, as a scoring job gets them."""
-    with taxi_csv.open(newline="") as fh:
-        data = list(csv.reader(fh))
-    drop = data[0].index("tips")
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([[v for i, v in enumerate(r) if i != drop]
-                                                   for r in [data[0], *data[-rows:]]])
-    return buf.getvalue().encode()
-
-
 def _score(api, run_id: str, taxi_csv: Path, day: str, rows: int = 300, **params) -> dict:
     s3 = client_from_env()
     s3.put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv",
-                  Body=_held_out(taxi_csv, rows))
+                  Body=held_out(taxi_csv, rows))
     api.trigger(SCORE_DAG, conf={"input_uri": f"s3://nightshift-raw/e2e-rollback/date={day}/part-00000.csv",
                                  **params}, run_id=run_id)
     run = api.wait_for_run(SCORE_DAG, run_id, timeout=900, poll=3)
@@ -117,7 +105,7 @@ def test_a_version_that_is_not_served_scores_from_the_form_and_the_command_line(
     assert (marker["model_version"], marker["rows"]) == (other, 120)
 
     local_input = tmp_path / "held_out.csv"
-    local_input.write_bytes(_held_out(taxi_csv, 120))
+    local_input.write_bytes(held_out(taxi_csv, 120))
     out = _cli(stack, "score", "taxi", str(local_input), str(tmp_path / "predictions"), "--version", str(other),
                "--run-id", "e2e_cli_score")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from taxi_corpus import held_out
 
 from nightshift.core.config import load_settings
 from nightshift.core.predictions import MARKER, committed_part, read_marker
@@ -23,18 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_batch_score"
 MODEL_URI = "s3://nightshift-models/taxi"
 OUT_BUCKET, OUT_PREFIX = "nightshift-models", "predictions/taxi/"
-
-
-def _held_out(taxi_csv, rows: int) -> bytes:
-    """The last `rows` trips of the taxi CSV, without the label column, as a scoring job gets them."""
-    with taxi_csv.open(newline="") as fh:
-        data = list(csv.reader(fh))
-    header, body = data[0], data[-rows:]
-    drop = header.index("tips")
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerows([[v for i, v in enumerate(r) if i != drop] for r in [header, *body]])
-    return buf.getvalue().encode()
 
 
 def _run(api, run_id: str, conf: dict) -> tuple[str, dict[str, str]]:
@@ -58,7 +45,7 @@ def test_publish_updates_the_model_asset(api, served_taxi_model):
 def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scoring_api, taxi_csv, tmp_path):
     s3 = client_from_env()
     s3.put_object(Bucket="nightshift-raw", Key="e2e-score/date=2030-02-01/part-00000.csv",
-                  Body=_held_out(taxi_csv, 5000))
+                  Body=held_out(taxi_csv, 5000))
     conf = {"input_uri": "s3://nightshift-raw/e2e-score/date=2030-02-01/part-00000.csv"}
     version = ModelRegistry(s3, MODEL_URI).read_pointer().version
 
@@ -78,10 +65,10 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     assert all(0.0 <= s <= 1.0 for s in scores) and len({round(s, 3) for s in scores}) > 50
 
     # The batch scorer's serving_columns entry gives what TF Serving's serving_default gives on tf.Examples.
-    held_out = tmp_path / "held_out.csv"
-    held_out.write_bytes(_held_out(taxi_csv, 5000))
+    local_rows = tmp_path / "held_out.csv"
+    local_rows.write_bytes(held_out(taxi_csv, 5000))
     signature_run = subprocess.run([str(load_settings().runtime_python), str(REFERENCE_SCORER),
-                                    "--model-uri", MODEL_URI, "--csv", str(held_out), "--limit", "300"],
+                                    "--model-uri", MODEL_URI, "--csv", str(local_rows), "--limit", "300"],
                                    capture_output=True, text=True, timeout=600, check=False)
     assert signature_run.returncode == 0, signature_run.stderr[-3000:]
     reference = json.loads(signature_run.stdout.strip().splitlines()[-1])["scores"]
@@ -102,7 +89,7 @@ def test_a_corrupted_variables_file_makes_scoring_refuse_and_name_it(scoring_api
     key = version_prefix("taxi", version) + "variables/variables.data-00000-of-00001"
     original = s3.get_object(Bucket="nightshift-models", Key=key)["Body"].read()
     s3.put_object(Bucket="nightshift-raw", Key="e2e-score/date=2030-02-03/part-00000.csv",
-                  Body=_held_out(taxi_csv, 100))
+                  Body=held_out(taxi_csv, 100))
     corrupted = bytearray(original)
     corrupted[len(corrupted) // 2] ^= 0xFF
     s3.put_object(Bucket="nightshift-models", Key=key, Body=bytes(corrupted))
@@ -122,7 +109,7 @@ def test_a_corrupted_variables_file_makes_scoring_refuse_and_name_it(scoring_api
 
 def test_an_empty_partition_commits_an_empty_output(scoring_api, taxi_csv):
     s3 = client_from_env()
-    header_only = _held_out(taxi_csv, 1).split(b"\n")[0] + b"\n"
+    header_only = held_out(taxi_csv, 1).split(b"\n")[0] + b"\n"
     s3.put_object(Bucket="nightshift-raw", Key="e2e-score/date=2030-02-04/part-00000.csv", Body=header_only)
     state, states = _run(scoring_api, "e2e_score_empty",
                          {"input_uri": "s3://nightshift-raw/e2e-score/date=2030-02-04/part-00000.csv"})

@@ -182,3 +182,18 @@ def test_concurrent_publishers_both_complete_with_a_consistent_pointer(s3, bucke
     assert registry.read_pointer().version == 5  # forward only: the newest one serves
     publishes = [e for e in registry.audit_log() if e.action == "publish"]
     assert len(publishes) == 5
+
+
+def test_a_download_reports_its_progress(s3, bucket, fake_saved_model, tmp_path, monkeypatch, caplog):
+    from nightshift.core.registry import store
+
+    monkeypatch.setattr(store, "PROGRESS_SECONDS", 0.0)  # a line per file, instead of one every 10 s
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    registry.publish(fake_saved_model, _fields("run-1"))
+    with caplog.at_level("INFO", logger="nightshift.core.registry.store"):
+        registry.download_serving(tmp_path / "out")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("downloading ")]
+    total = sum(p.stat().st_size for p in fake_saved_model.rglob("*") if p.is_file())
+    assert [line.split(": ", 1)[1].split(" files")[0] for line in lines] == ["1 of 4", "2 of 4", "3 of 4", "4 of 4"]
+    assert lines[-1].startswith(f"downloading s3://{bucket}/m/1/: 4 of 4 files, {total / 1e6:.0f} of "
+                                f"{total / 1e6:.0f} MB")

@@ -107,3 +107,48 @@ def test_the_health_check_reports_a_folder_that_lags_the_pointer(s3, bucket, fak
     assert lag(registry, base) is None
     registry.publish(fake_saved_model, _fields("run-2"))
     assert lag(registry, base) == f"{base} serves v1, the registry pointer names v2"
+
+
+def _publish_with_forms(registry: ModelRegistry, saved_model, tmp_path, run_id: str, onnx: bytes | None) -> int:
+    """A version as the pusher publishes it: the SavedModel, plus the ONNX form when it agreed."""
+    from nightshift.core.registry.forms import FORM_FILES
+
+    files, forms = {}, {"onnx": {"published": False, "refused": ["scores differ from the SavedModel's by up to 0.3"]}}
+    if onnx is not None:
+        (tmp_path / run_id).mkdir()
+        files[FORM_FILES["onnx"]] = tmp_path / run_id / "model.onnx"
+        files[FORM_FILES["onnx"]].write_bytes(onnx)
+        forms = {"onnx": {"published": True, "path": FORM_FILES["onnx"]}}
+    return registry.publish(saved_model, {**_fields(run_id), "extra": {"forms": forms}}, extra_files=files).version
+
+
+def test_the_onnx_format_places_only_model_onnx_and_repairs_it(s3, bucket, fake_saved_model, tmp_path):
+    from nightshift.core.registry.forms import FORM_FILES
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    onnx = b"onnx-bytes-" + bytes(range(256))
+    assert _publish_with_forms(registry, fake_saved_model, tmp_path, "run-1", onnx) == 1
+    manifest = registry.read_manifest(1)
+    [entry] = [f for f in manifest.files if f.path == FORM_FILES["onnx"]]
+    assert entry.size == len(onnx)  # listed with its sha256 like every file of the version
+    base = tmp_path / "triton" / "m"
+    assert sync_once(registry, base, form="onnx").serving == 1
+    assert sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()) == [
+        LOCK_NAME, "1/model.onnx"]
+    assert (base / "1" / "model.onnx").read_bytes() == onnx
+    (base / "1" / "model.onnx").write_bytes(b"edited on disk")
+    result = sync_once(registry, base, form="onnx")
+    assert (result.downloaded, result.repaired) == (True, True)
+    assert (base / "1" / "model.onnx").read_bytes() == onnx
+
+
+def test_a_version_without_the_form_names_why_and_leaves_the_folder_alone(s3, bucket, fake_saved_model, tmp_path):
+    from nightshift.core.errors import RegistryError
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    _publish_with_forms(registry, fake_saved_model, tmp_path, "run-1", None)
+    base = tmp_path / "triton" / "m"
+    with pytest.raises(RegistryError, match=r"m version 1 has no published onnx form \(scores differ from the "
+                                            r"SavedModel's by up to 0.3\)"):
+        sync_once(registry, base, form="onnx")
+    assert [p.name for p in base.iterdir()] == [LOCK_NAME]

@@ -57,3 +57,43 @@ def test_manifest_and_pointer_refuse_foreign_documents():
         Pointer.from_json(b"{not json", where="p")
     pointer = Pointer(3, "ab" * 32, "run", "now")
     assert Pointer.from_json(pointer.to_json(), where="p") == pointer
+
+
+def _manifest_with_forms() -> Manifest:
+    from nightshift.core.registry.forms import FORM_FILES
+    from nightshift.core.registry.manifest import FileEntry
+
+    forms = {
+        "onnx_int8": {"published": False, "size": 230000, "refused": ["scores differ by up to 0.0778"],
+                      "agreement": {"max_abs_diff": 0.0778, "same_label": 0.9968, "accuracy_delta": 0.0, "rows": 4966}},
+        "savedmodel": {"published": True, "size": 1_000_000, "accuracy": 0.8905, "rows": 4966},
+        "onnx": {"published": True, "size": 210000, "path": FORM_FILES["onnx"],
+                 "agreement": {"max_abs_diff": 1.8e-07, "same_label": 1.0, "accuracy_delta": 0.0, "rows": 4966}},
+    }
+    files = [FileEntry("saved_model.pb", "a" * 64, 10), FileEntry(FORM_FILES["onnx"], "b" * 64, 210000)]
+    return Manifest(model="taxi", version=3, run_id="r", pipeline="taxi", files=files, extra={"forms": forms})
+
+
+def test_forms_are_listed_savedmodel_first_with_their_figures_and_refusals():
+    from nightshift.core.registry.forms import form_rows
+
+    rows = form_rows(_manifest_with_forms())
+    assert [r.name for r in rows] == ["savedmodel", "onnx", "onnx_int8"]
+    assert [r.line() for r in rows] == [
+        "savedmodel    1.00 MB  the original; accuracy 0.8905 on 4966 held-out rows",
+        "onnx          0.21 MB  max |score diff| 1.8e-07, same label 100.00%, accuracy delta +0.0000; published",
+        "onnx_int8     0.23 MB  max |score diff| 0.078, same label 99.68%, accuracy delta +0.0000; "
+        "REFUSED: scores differ by up to 0.0778",
+    ]
+    assert form_rows(Manifest(model="m", version=1, run_id="r", pipeline="p", files=[])) == []
+
+
+def test_an_onnx_serving_folder_holds_the_form_as_model_onnx_and_a_missing_form_says_why():
+    from nightshift.core.registry.forms import serving_files
+
+    manifest = _manifest_with_forms()
+    [entry] = serving_files(manifest, "onnx")
+    assert (entry.path, entry.sha256, entry.size) == ("model.onnx", "b" * 64, 210000)
+    assert serving_files(manifest, "savedmodel") == manifest.files
+    with pytest.raises(RegistryError, match=r"taxi version 3 has no published onnx_int8 form \(scores differ by"):
+        serving_files(manifest, "onnx_int8")

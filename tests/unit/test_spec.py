@@ -68,6 +68,15 @@ def _write_variant(tmp_path: Path, change) -> Path:
         (lambda d: d["monitoring"].update(label_rule=""), "monitoring.label_rule must be an expression"),
         (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
          "alerts.email must be an e-mail address or a list of them"),
+        (lambda d: d["scoring"].update(engine="tflite"),
+         "scoring.engine must be one of ['savedmodel', 'onnx', 'onnx_fp16', 'onnx_int8'], got 'tflite'"),
+        (lambda d: d.update(forms={"onnx": "yes"}), "forms.onnx must be true or false, got 'yes'"),
+        (lambda d: (d["scoring"].update(engine="onnx"), d.update(forms={"onnx": False})),
+         "scoring.engine is onnx but forms.onnx is false"),
+        (lambda d: (d["scoring"].update(engine="onnx_fp16"), d.update(forms={"quantised": False})),
+         "scoring.engine is onnx_fp16 but forms.quantised is false"),
+        (lambda d: d.update(forms={"max_abs_diff": -1}), "forms.max_abs_diff must be a number >= 0"),
+        (lambda d: d.update(forms={"held_out_rows": 0}), "forms.held_out_rows must be an integer >= 1"),
     ],
 )
 def test_bad_specs_name_file_and_key(tmp_path, change, message):

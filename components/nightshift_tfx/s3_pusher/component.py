@@ -18,11 +18,17 @@ class S3PusherSpec(types.ComponentSpec):
         # The trivial-model gate (nightshift.core.baseline): the gate metric must beat the majority class by the margin.
         "gate_metric": ExecutionParameter(type=str),
         "baseline_margin": ExecutionParameter(type=float),
+        # Optimised forms (nightshift_tfx.forms): the spec's `forms` section as JSON, and the label the model's
+        # tf.Transform derives, to measure each form's accuracy on the evaluation split.
+        "forms": ExecutionParameter(type=str, optional=True),
+        "label_key": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
         "model_blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
         "model_evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        # ExampleGen's output: its evaluation split is what the optimised forms are measured on.
+        "examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {"pushed_model": ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -35,7 +41,8 @@ class S3Pusher(base_component.BaseComponent):
 
     def __init__(self, *, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  model_evaluation: types.BaseChannel, destination_uri: str, model_name: str,
-                 gate_metric: str, baseline_margin: float, run_metadata: str = "{}"):
+                 gate_metric: str, baseline_margin: float, run_metadata: str = "{}",
+                 examples: types.BaseChannel | None = None, forms: str = "{}", label_key: str = ""):
         if not destination_uri.startswith("s3://") or destination_uri.rstrip("/") == "s3:/":
             raise ValueError(
                 f"S3Pusher destination_uri must look like s3://bucket/model-name, got {destination_uri!r}"
@@ -52,6 +59,9 @@ class S3Pusher(base_component.BaseComponent):
                 run_metadata=run_metadata,
                 gate_metric=gate_metric,
                 baseline_margin=float(baseline_margin),
+                examples=examples,
+                forms=forms,
+                label_key=label_key,
                 pushed_model=types.Channel(type=standard_artifacts.PushedModel),
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,26 @@ def _eval_outputs(evaluation_uri: str, gate_metric: str) -> dict[str, Any]:
         return {}
 
 
+def _optimised_forms(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any],
+                     model_dir: Path, workdir: Path) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The forms that agree with the SavedModel (files to publish) and the record of every form tried."""
+    policy = json.loads(exec_properties.get("forms") or "{}")
+    if not policy.get("onnx", True) or not input_dict.get("examples"):
+        return {}, {}
+    from nightshift_tfx.forms.build import build_forms
+    from nightshift_tfx.forms.held_out import from_examples, read_examples
+    from nightshift_tfx.model_metadata import load_feature_spec
+
+    split = Path(artifact_utils.get_split_uri(input_dict["examples"], "eval"))
+    try:
+        held_out = from_examples(model_dir, read_examples(split, int(policy.get("held_out_rows", 20000))),
+                                 load_feature_spec(model_dir), exec_properties.get("label_key") or "", str(split))
+    except Exception as exc:  # as build_forms: a form is never a reason to hold the model back
+        log.warning("optimised forms not built: cannot read held-out rows from %s: %s", split, exc)
+        return {}, {"onnx": {"published": False, "refused": [f"no held-out rows: {exc}"]}}
+    return build_forms(model_dir, held_out, policy, workdir)
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
@@ -74,8 +95,23 @@ class Executor(pusher_executor.Executor):
             _write_result(model_push, {"pushed": False, "reasons": reasons, "baseline": baseline.as_dict()})
             return
 
-        manifest = registry.publish(
-            Path(self.GetModelPath(input_dict)),
+        model_dir = Path(self.GetModelPath(input_dict))
+        with tempfile.TemporaryDirectory(prefix="nightshift-forms-") as workdir:
+            form_files, forms = _optimised_forms(input_dict, exec_properties, model_dir, Path(workdir))
+            manifest = self._publish(registry, model_dir, exec_properties, run, evaluation_uri, baseline,
+                                     form_files, forms)
+        destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
+        self._MarkPushed(model_push, pushed_destination=destination, pushed_version=str(manifest.version))
+        _write_result(model_push, {"pushed": True, "destination": destination, "version": manifest.version,
+                                   "metrics": manifest.metrics.get("overall", {}),
+                                   "forms": sorted(k for k, v in forms.items() if v.get("published"))})
+        log.info("Published %s as version %d", destination, manifest.version)
+
+    @staticmethod
+    def _publish(registry: ModelRegistry, model_dir: Path, exec_properties: dict[str, Any], run: dict[str, Any],
+                 evaluation_uri: str, baseline: Any, form_files: dict[str, Path], forms: dict[str, Any]):
+        return registry.publish(
+            model_dir,
             {
                 "model": exec_properties["model_name"],
                 "pipeline": run.get("pipeline", ""),
@@ -88,11 +124,8 @@ class Executor(pusher_executor.Executor):
                 "extra": {"train_steps": run.get("train_steps"), "code_revision": run.get("code_revision", ""),
                           "eval_outputs": _eval_outputs(evaluation_uri, exec_properties["gate_metric"]),
                           "tfx_version": _version("tfx"), "tensorflow_version": _version("tensorflow"),
-                          "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", "")},
+                          "mlmd_sqlite": run.get("mlmd_sqlite", ""), "mlmd_mysql": run.get("mlmd_mysql", ""),
+                          "forms": forms},
             },
+            extra_files=form_files,
         )
-        destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
-        self._MarkPushed(model_push, pushed_destination=destination, pushed_version=str(manifest.version))
-        _write_result(model_push, {"pushed": True, "destination": destination, "version": manifest.version,
-                                   "metrics": manifest.metrics.get("overall", {})})
-        log.info("Published %s as version %d", destination, manifest.version)

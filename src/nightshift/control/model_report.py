@@ -45,6 +45,18 @@ Generated {{ generated }}.</p>
 {% for value, vals in rows %}<tr><td>{{ value }}</td>
 {% for m in metrics %}<td>{{ "%.4f" | format(vals[m]) if m in vals else "" }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endfor %}{% endif %}
+{% if forms %}<h2>Latest version (v{{ latest }}) in each form</h2>
+<p>Each optimised form is published only if it agrees with the SavedModel on held-out rows of the evaluation split.</p>
+<table><tr><th>form</th><th>size MB</th><th>max |score diff|</th><th>same label</th><th>accuracy</th>
+<th>accuracy delta</th><th>published</th></tr>
+{% for f in forms %}<tr class="{{ '' if f.published else 'bad' }}"><td>{{ f.name }}</td>
+<td>{{ "%.2f" | format(f.size / 1e6) if f.size is not none else "" }}</td>
+<td>{{ "%.2g" | format(f.max_abs_diff) if f.max_abs_diff is not none else "" }}</td>
+<td>{{ "%.2f%%" | format(100 * f.same_label) if f.same_label is not none else "" }}</td>
+<td>{{ "%.4f" | format(f.accuracy) if f.accuracy is not none else "" }}</td>
+<td>{{ "%+.4f" | format(f.accuracy_delta) if f.accuracy_delta is not none else "" }}</td>
+<td style="text-align:left">{{ "yes" if f.published else "no: " ~ (f.refused | join("; ")) }}</td></tr>{% endfor %}
+</table>{% endif %}
 <h2>What each run cost</h2>
 {% if costs is none %}<p>Airflow was not reachable when this page was made: no task costs.</p>
 {% elif not costs %}<p>No task of these runs recorded its cost.</p>
@@ -176,6 +188,7 @@ def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = N
 
     import jinja2
 
+    from nightshift.core.registry.forms import form_rows
     from nightshift.core.run_reports import DATA_DOCS, run_reports_uri
 
     statuses = registry.status()
@@ -204,6 +217,7 @@ def render(spec: PipelineSpec, registry: ModelRegistry, endpoint: str | None = N
     return env.from_string(_TEMPLATE).render(
         model=spec.name, uri=spec.push.uri, serving=serving, metrics=names, versions=rows,
         chart=svg_chart(series, serving), latest=latest.version if latest else None, latest_slices=slices,
+        forms=form_rows(latest) if latest else [],
         audit=registry.audit_log(), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         costs=cost_rows, max_wall=max([c.wall for c in cost_rows or []] + [1e-9]), **monitoring)
 

@@ -1,4 +1,6 @@
-"""Mirror a model's serving version into TF Serving's local layout, whole versions only.
+"""Mirror a model's serving version into TF Serving's local layout (or an ONNX form into the
+`<model>/<version>/model.onnx` layout of ONNX Runtime servers and Triton's onnxruntime backend), whole
+versions only.
 
 TF Serving polls `model_base_path` for numeric folders and loads the highest; it loads folders that are
 still being written (tensorflow/serving#1086) and since 2.7 no longer reads S3 itself (#1963). So this
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nightshift.core.errors import ChecksumMismatch
+from nightshift.core.registry.forms import serving_files
 from nightshift.core.registry.manifest import verify_folder
 
 if TYPE_CHECKING:
@@ -72,13 +75,13 @@ def _exclusive(base: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _download_verified(registry: ModelRegistry, base: Path) -> tuple[Path, int]:
+def _download_verified(registry: ModelRegistry, base: Path, form: str) -> tuple[Path, int]:
     """The pointer's version in a temporary folder of this process, every file re-hashed on disk."""
     tmp = base / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         # Follows the pointer itself: checks the manifest against the pointer's sha256, then every file.
-        manifest = registry.download_serving(tmp)
-        problems = verify_folder(tmp, manifest.files)
+        manifest = registry.download_serving(tmp, layout=lambda m: serving_files(m, form))
+        problems = verify_folder(tmp, serving_files(manifest, form))
         if problems:
             raise ChecksumMismatch(f"version {manifest.version} changed on disk after download: " + "; ".join(problems))
     except BaseException:
@@ -87,8 +90,9 @@ def _download_verified(registry: ModelRegistry, base: Path) -> tuple[Path, int]:
     return tmp, manifest.version
 
 
-def sync_once(registry: ModelRegistry, base: Path, keep: int = 2) -> SyncResult:
-    """Make `base/<pointer version>` present, verified and the highest version folder; keep `keep` in all."""
+def sync_once(registry: ModelRegistry, base: Path, keep: int = 2, form: str = "savedmodel") -> SyncResult:
+    """Make `base/<pointer version>` present, verified and the highest version folder; keep `keep` in all.
+    `form`: savedmodel (the whole version) or onnx / onnx_fp16 / onnx_int8 (that form as model.onnx)."""
     base.mkdir(parents=True, exist_ok=True)
     with _exclusive(base):
         for stale in base.glob(f"{TMP_PREFIX}*"):  # left by an interrupted round (the lock says none is running)
@@ -100,14 +104,16 @@ def sync_once(registry: ModelRegistry, base: Path, keep: int = 2) -> SyncResult:
         serving = pointer.version
         downloaded = repaired = False
         placed = base / str(serving)
-        problems = verify_folder(placed, registry.read_manifest(serving).files) if placed.exists() else []
+        problems = verify_folder(placed, serving_files(registry.read_manifest(serving), form)) \
+            if placed.exists() else []
         if problems:
             log.warning("version %d at %s does not match its manifest (%s); replacing it with a verified copy",
                         serving, placed, "; ".join(problems[:3]))
         if problems or not placed.exists():
-            tmp, serving = _download_verified(registry, base)  # fully verified before anything moves
+            tmp, serving = _download_verified(registry, base, form)  # fully verified before anything moves
             placed = base / str(serving)
-            if placed.exists() and (problems or verify_folder(placed, registry.read_manifest(serving).files)):
+            if placed.exists() and (problems or verify_folder(placed, serving_files(registry.read_manifest(serving),
+                                                                                    form))):
                 _remove(placed)  # two renames apart: the damaged copy out, the verified one in
                 repaired = True
             if placed.exists():  # the pointer moved on to a version already here, intact
@@ -136,11 +142,11 @@ def lag(registry: ModelRegistry, base: Path) -> str | None:
     return None
 
 
-def sync_forever(registry: ModelRegistry, base: Path, interval: float, keep: int = 2) -> None:
+def sync_forever(registry: ModelRegistry, base: Path, interval: float, keep: int = 2, form: str = "savedmodel") -> None:
     """The sidecar loop: a failed round (S3 down, a tampered file) is logged and retried next round."""
     while True:
         try:
-            sync_once(registry, base, keep)
+            sync_once(registry, base, keep, form)
         except Exception:  # a sidecar must outlive one bad round; the error is logged in full
             log.exception("serve-sync round failed; serving folder left as it was")
         time.sleep(interval)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nightshift.core.metrics import METRICS
+from nightshift.core.registry.forms import FORM_ORDER
 
 KNOWN_METRICS = set(METRICS)
 DEFAULT_BASELINE_MARGIN = 0.02
@@ -91,6 +92,23 @@ class ScoringSpec:
     schedule: str | None = "30 3 * * *"  # None: triggered by a new published model only
     key_column: str | None = None
     chunk_rows: int = 32768
+    engine: str = "savedmodel"  # or onnx / onnx_fp16 / onnx_int8: ONNX Runtime on that published form
+
+
+SCORING_ENGINES = FORM_ORDER  # each published form can score
+
+
+@dataclass(frozen=True)
+class FormsSpec:
+    """Optimised forms the pusher builds beside the SavedModel (nightshift_tfx.forms), each published only if
+    it agrees with the SavedModel on held-out rows of the evaluation split."""
+
+    onnx: bool = True  # the whole serving graph (tf.Transform included) in ONNX
+    quantised: bool = True  # the ONNX form with int8 weights
+    max_abs_diff: float = 1e-4  # ONNX scores vs the SavedModel's
+    quantised_max_abs_diff: float = 0.05  # the int8 form's scores vs the SavedModel's
+    quantised_max_accuracy_drop: float = 0.005  # the int8 form's accuracy may be at most this much lower
+    held_out_rows: int = 20000  # evaluation-split rows scored by both
 
 
 @dataclass(frozen=True)
@@ -157,6 +175,7 @@ class PipelineSpec:
     alerts: AlertSpec = AlertSpec()
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     execution: ExecutionSpec = ExecutionSpec()
+    forms: FormsSpec = FormsSpec()
 
     @property
     def scoring_dag_id(self) -> str:

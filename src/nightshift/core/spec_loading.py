@@ -15,12 +15,14 @@ from nightshift.core.spec import (
     DEFAULT_BINARY_AUC,
     EXECUTION_BACKENDS,
     KNOWN_METRICS,
+    SCORING_ENGINES,
     WINDOW_MODES,
     AirflowSpec,
     AlertSpec,
     DriftSpec,
     EvaluationSpec,
     ExecutionSpec,
+    FormsSpec,
     MonitoringSpec,
     PipelineSpec,
     PushSpec,
@@ -67,6 +69,18 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     al = section(doc, "alerts", path)
     ex = section(doc, "execution", path)
     mon = section(doc, "monitoring", path)
+    fm = section(doc, "forms", path)
+    if sc.get("engine", "savedmodel") not in SCORING_ENGINES:
+        raise SpecError(f"{path}: scoring.engine must be one of {list(SCORING_ENGINES)}, got {sc.get('engine')!r}")
+    for key in ("onnx", "quantised"):
+        if not isinstance(fm.get(key, True), bool):
+            raise SpecError(f"{path}: forms.{key} must be true or false, got {fm.get(key)!r}")
+    engine = sc.get("engine", "savedmodel")
+    off = [k for k, needed in (("onnx", engine != "savedmodel"), ("quantised", engine in ("onnx_fp16", "onnx_int8")))
+           if needed and fm.get(k) is False]
+    if off:
+        raise SpecError(f"{path}: scoring.engine is {engine} but forms.{off[0]} is false: that form would never be "
+                        "published")
     if ex.get("backend", "subprocess") not in EXECUTION_BACKENDS:
         raise SpecError(f"{path}: execution.backend must be one of {sorted(EXECUTION_BACKENDS)}, "
                         f"got {ex.get('backend')!r}")
@@ -196,6 +210,16 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             schedule=schedule(sc.get("schedule", "30 3 * * *"), "scoring.schedule", path),
             key_column=sc.get("key_column"),
             chunk_rows=positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
+            engine=str(sc.get("engine", "savedmodel")),
+        ),
+        forms=FormsSpec(
+            onnx=fm.get("onnx", True), quantised=fm.get("quantised", True),
+            max_abs_diff=number(fm.get("max_abs_diff", 1e-4), "forms.max_abs_diff", path),
+            quantised_max_abs_diff=number(fm.get("quantised_max_abs_diff", 0.05), "forms.quantised_max_abs_diff",
+                                          path),
+            quantised_max_accuracy_drop=number(fm.get("quantised_max_accuracy_drop", 0.005),
+                                               "forms.quantised_max_accuracy_drop", path),
+            held_out_rows=positive_int(fm.get("held_out_rows", 20000), "forms.held_out_rows", path),
         ),
         path=path,
         alerts=AlertSpec(webhook_conn=str(al.get("webhook_conn", "nightshift_alerts")),

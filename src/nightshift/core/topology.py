@@ -34,5 +34,5 @@ TRAINING_NODES: tuple[Node, ...] = (
     Node("Trainer", "trainer", (DATA_CHECK_ID, "SchemaGen", "Transform")),
     Node(CHAMPION_ID, "served_model", ()),
     Node("Evaluator", "evaluator", ("CsvExampleGen", "Trainer", CHAMPION_ID)),
-    Node(PUSHER_ID, "pusher", ("Evaluator", "Trainer")),
+    Node(PUSHER_ID, "pusher", ("CsvExampleGen", "Evaluator", "Trainer")),  # the evaluation split measures the forms
 )

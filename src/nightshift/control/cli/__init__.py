@@ -22,6 +22,7 @@ from nightshift.control.cli.models import (
 from nightshift.control.cli.runs import cmd_score, cmd_trigger
 from nightshift.core.config import load_env_file
 from nightshift.core.errors import NightshiftError
+from nightshift.core.registry.forms import FORM_ORDER
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("model_base_path", help="TF Serving's local folder for this model, e.g. /models/taxi")
     sync.add_argument("--interval", type=float, help="seconds between rounds; without it, one round")
     sync.add_argument("--keep", type=int, default=2, help="versions kept locally (the serving one included)")
+    sync.add_argument("--format", choices=FORM_ORDER, default="savedmodel",
+                      help="savedmodel: TF Serving's <base>/<version>/ layout; onnx, onnx_fp16, onnx_int8: that "
+                           "published form as <base>/<version>/model.onnx (ONNX Runtime server, Triton)")
     sync.add_argument("--check", action="store_true",
                       help="change nothing; exit 1 when the folder does not serve the pointer's version (health check)")
     sync.set_defaults(func=cmd_serve_sync)
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--version", type=int, help="a published version (default: the pointer's)")
     score.add_argument("--run-id", default="cli")
     score.add_argument("--chunk-rows", type=int)
+    score.add_argument("--engine", choices=FORM_ORDER,
+                       help="savedmodel (TensorFlow), or onnx / onnx_fp16 / onnx_int8 (ONNX Runtime on that published "
+                            "form of the version); default: the spec's scoring.engine")
     score.set_defaults(func=cmd_score)
 
     contract = sub.add_parser("contract", help="data contracts")

@@ -12,6 +12,7 @@ from pathlib import Path
 from nightshift.control.cli.common import cli_actor, registry_for, spec_for
 from nightshift.core.config import load_settings
 from nightshift.core.metrics import METRICS
+from nightshift.core.registry.forms import form_rows
 
 
 def _fmt_metrics(metrics: dict) -> str:
@@ -55,6 +56,11 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     problems = registry.check_files(manifest)
     pointer = registry.read_pointer()
     print(manifest.to_json().decode())
+    forms = form_rows(manifest)
+    if forms:
+        print("forms:")
+        for row in forms:
+            print(f"  {row.line()}")
     print(f"serving: {'yes' if pointer and pointer.version == args.version else 'no'}")
     print("checksums: " + ("OK" if not problems else "MISMATCH"))
     for problem in problems:
@@ -117,6 +123,7 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
 
     registry = registry_for(args.model, "reader")
     base = Path(args.model_base_path)
+    logging.getLogger("nightshift.core.registry.store").setLevel(logging.INFO)  # download progress of big models
     if args.check:
         from nightshift.core.serve_sync import lag
 
@@ -125,9 +132,9 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
         return 1 if problem else 0
     if args.interval:
         logging.getLogger().setLevel(logging.INFO)
-        sync_forever(registry, base, args.interval, args.keep)
+        sync_forever(registry, base, args.interval, args.keep, args.format)
         return 0
-    result = sync_once(registry, base, args.keep)
+    result = sync_once(registry, base, args.keep, args.format)
     if result.serving is None:
         print(f"{args.model}: nothing published yet; {base} left as it was")
         return 0

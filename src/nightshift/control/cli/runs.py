@@ -59,9 +59,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     spec = spec_for(args.model)
     request = BatchScoreRequest(model_uri=spec.push.uri, input=args.input, output=args.output, run_id=args.run_id,
                                 chunk_rows=args.chunk_rows or spec.scoring.chunk_rows, version=args.version or None,
-                                key_column=spec.scoring.key_column)
-    cmd = [str(settings.runtime_python), "-m", MODULE, *request.arguments()]
+                                key_column=spec.scoring.key_column, engine=args.engine or spec.scoring.engine)
     env = dict(os.environ)
     if creds := role_credentials("scorer"):  # the scorer identity: writes predictions, nothing else
         env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds
-    return subprocess.run(cmd, env=env).returncode
+    if settings.runtime_socket is not None:  # the local stack's warm runtime: TensorFlow is imported already
+        from nightshift.core import warm_runtime
+
+        try:
+            return warm_runtime.run(settings.runtime_socket, MODULE, request.arguments(), env, os.getcwd(),
+                                    lambda line: print(line, flush=True)).exit_code
+        except warm_runtime.WarmRuntimeUnavailable:
+            pass  # nobody listening: nothing ran yet, a new interpreter does the same
+    return subprocess.run([str(settings.runtime_python), "-m", MODULE, *request.arguments()], env=env).returncode

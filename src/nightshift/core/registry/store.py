@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from nightshift.core.registry.layout import (
     version_prefix,
     versions_in,
 )
-from nightshift.core.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes
+from nightshift.core.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes, sha256_file
 from nightshift.core.registry.pointer_moves import PointerMoves
 from nightshift.core.s3 import (
     S3Uri,
@@ -46,6 +48,7 @@ from nightshift.core.s3 import (
 )
 
 log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,24 @@ class VersionStatus:
     manifest: Manifest
     problems: list[str]  # empty when every file matches its sha256
     serving: bool
+
+
+class _Progress:
+    """A log line every PROGRESS_SECONDS while a version downloads, so a large model shows it moves."""
+
+    def __init__(self, what: str, files: int, size: int):
+        self.what, self.files, self.size = what, files, size
+        self.done_files = self.done_bytes = 0
+        self.started = self.last = time.monotonic()
+
+    def done(self, size: int) -> None:
+        self.done_files += 1
+        self.done_bytes += size
+        if (now := time.monotonic()) - self.last >= PROGRESS_SECONDS:
+            log.info("downloading %s: %d of %d files, %.0f of %.0f MB (%.0f MB/s)", self.what, self.done_files,
+                     self.files, self.done_bytes / 1e6, self.size / 1e6,
+                     self.done_bytes / 1e6 / max(now - self.started, 1e-9))
+            self.last = now
 
 
 class ModelRegistry(PointerMoves):
@@ -128,10 +149,12 @@ class ModelRegistry(PointerMoves):
                                      serving=pointer is not None and pointer.version == version))
         return out
 
-    def download_serving(self, dest: Path, version: int | None = None) -> Manifest:
+    def download_serving(self, dest: Path, version: int | None = None,
+                         layout: Callable[[Manifest], list[FileEntry]] | None = None) -> Manifest:
         """Download a version (default: the pointer's) into `dest`, hashing every file as it streams to disk;
         raises on any mismatch. Entries are checked to stay inside `dest` (Manifest.from_json refuses
-        absolute and `..` paths; the resolved target is checked again here)."""
+        absolute and `..` paths; the resolved target is checked again here). `layout` picks which files go
+        where (nightshift.core.registry.forms.serving_files); by default the whole version as published."""
         if version is None:
             pointer = self.read_pointer()
             if pointer is None:
@@ -144,31 +167,47 @@ class ModelRegistry(PointerMoves):
         manifest = self.read_manifest(version)
         base = version_prefix(self.prefix, version)
         root = dest.resolve()
-        for entry in manifest.files:
+        stored = {(f.sha256, f.size): f.path for f in manifest.files}
+        entries = layout(manifest) if layout else manifest.files
+        progress = _Progress(f"{self._uri(base)}", len(entries), sum(e.size for e in entries))
+        for entry in entries:
             target = (dest / entry.path).resolve()
             if not target.is_relative_to(root):
                 raise RegistryError(f"{self._uri(manifest_key(self.prefix, version))}: entry {entry.path!r} "
                                     f"resolves outside {dest}; refusing to load")
-            digest = download_hashed(self.client, self.bucket, base + entry.path, target)
+            source = stored[(entry.sha256, entry.size)]
+            digest = download_hashed(self.client, self.bucket, base + source, target)
             if digest != entry.sha256:
                 target.unlink(missing_ok=True)
                 raise ChecksumMismatch(
-                    f"{self._uri(base + entry.path)}: "
+                    f"{self._uri(base + source)}: "
                     + ("missing" if digest is None else "content does not match its manifest sha256")
                     + f" (version {version}); refusing to load")
+            progress.done(entry.size)
         return manifest
 
     # -- publishing ----------------------------------------------------------------------------
-    def publish(self, model_dir: Path, manifest_fields: dict[str, Any]) -> Manifest:
+    def publish(self, model_dir: Path, manifest_fields: dict[str, Any],
+                extra_files: dict[str, Path] | None = None) -> Manifest:
         """Upload a SavedModel folder as a new version and move the pointer to it (forward only).
 
+        `extra_files` (path inside the version -> local file) go into the same version and manifest: the
+        optimised forms, built beside the Trainer's folder rather than written into it.
         Idempotent per pipeline run: called again with the same `run_id` (a retried task) it finishes the
         version that run claimed, or returns it if it was complete, and never makes a second one."""
         ensure_bucket(self.client, self.bucket)
-        files = scan_model_dir(model_dir)
+        saved_model = scan_model_dir(model_dir)
+        local = {f.path: model_dir / f.path for f in saved_model}
+        for rel, path in sorted((extra_files or {}).items()):
+            if rel in local:
+                raise RegistryError(f"{path}: {rel!r} is already a file of the SavedModel {model_dir}")
+            local[rel] = path
+        files = saved_model + [FileEntry(rel, sha256_file(path), path.stat().st_size)
+                               for rel, path in sorted((extra_files or {}).items())]
         run_id = manifest_fields.get("run_id", "")
-        # A retry publishes the same files; a run cleared and trained again publishes other ones, a new version.
-        model_digest = sha256_bytes(json.dumps(sorted((f.path, f.sha256) for f in files)).encode())
+        # A retry publishes the same SavedModel; a run cleared and trained again publishes another one, a new
+        # version. (The forms are left out: a retry builds them again, and they belong to the model they came from.)
+        model_digest = sha256_bytes(json.dumps(sorted((f.path, f.sha256) for f in saved_model)).encode())
         version = self._claim_version(f"{run_id}\n{model_digest}" if run_id else "", run_id)
         base = version_prefix(self.prefix, version)
         existing = get_bytes(self.client, self.bucket, manifest_key(self.prefix, version))
@@ -181,7 +220,7 @@ class ModelRegistry(PointerMoves):
             log.info("run %s already published version %d; finishing its pointer move", run_id, version)
         else:
             for rel in upload_order([f.path for f in files]):
-                self.client.upload_file(str(model_dir / rel), self.bucket, base + rel)
+                self.client.upload_file(str(local[rel]), self.bucket, base + rel)
             self._verify_uploaded(base, files)
             manifest = Manifest(version=version, files=files, **manifest_fields)
             self.client.put_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version),

@@ -1,0 +1,174 @@
+"""Build, measure and decide the optimised forms of one blessed model (the pusher calls this before publishing).
+
+    onnx        the whole serving graph in ONNX (forms.onnx_export), scored by ONNX Runtime
+    onnx_fp16   the ONNX form with its float weights stored as float16 (half the size, float32 arithmetic)
+    onnx_int8   the ONNX form with int8 weights (ONNX Runtime's dynamic quantisation)
+
+Each form is measured against the SavedModel on the same held-out rows (forms.held_out) and published only if
+it agrees within the spec's bounds (forms.agreement.refusals); a refused or failed form is recorded with its
+reason and figures, and the SavedModel publishes without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nightshift.core.registry.forms import FORM_FILES
+from nightshift_tfx.forms.agreement import Agreement, measure, refusals
+from nightshift_tfx.forms.held_out import HeldOut
+
+log = logging.getLogger(__name__)
+CHUNK_ROWS = 8192
+
+
+def _chunks(columns: dict[str, np.ndarray], rows: int):
+    for start in range(0, rows, CHUNK_ROWS):
+        yield {k: v[start:start + CHUNK_ROWS] for k, v in columns.items()}
+
+
+def savedmodel_scores(model_dir: Path, held_out: HeldOut) -> np.ndarray:
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(model_dir)).signatures["serving_columns"]
+    return np.concatenate([serve(**{k: tf.constant(v) for k, v in chunk.items()})["outputs"].numpy()
+                           for chunk in _chunks(held_out.columns, held_out.rows)])
+
+
+def onnx_scores(path: Path, held_out: HeldOut) -> np.ndarray:
+    from nightshift_tfx.forms.onnx_export import feed, session
+
+    sess = session(path)
+    names = [i.name for i in sess.get_inputs()]
+    return np.concatenate([sess.run(["outputs"], feed(chunk, names))[0]
+                           for chunk in _chunks(held_out.columns, held_out.rows)])
+
+
+def quantise_int8(source: Path, output: Path) -> None:
+    """int8 weights, activations quantised per batch: no calibration data needed; only MatMul/Gemm change, so
+    the tf.Transform part (lookups, hashing, bucketizing) stays exact."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(output), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                     per_channel=True)
+
+
+def quantise_fp16(source: Path, output: Path, min_elements: int = 16) -> None:
+    """Store each float32 weight of at least `min_elements` values as float16 behind a Cast back to float32.
+
+    Written here rather than with onnxconverter-common's float16 conversion: that one moves the arithmetic to
+    float16 too, which ONNX Runtime's CPU provider has no kernels for in parts of this graph. Stored-only halves
+    are exact to float16 rounding (about 1e-3 relative)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    kept, casts = [], []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            kept.append(init)
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+        kept.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                      name=init.name + "__to_fp32"))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.save(model, str(output))
+
+
+QUANTISERS = {"onnx_fp16": quantise_fp16, "onnx_int8": quantise_int8}
+
+
+def _record(name: str, path: Path, agreement: Agreement | None, reasons: list[str], seconds: float) -> dict:
+    record: dict[str, Any] = {"published": not reasons, "seconds": round(seconds, 1)}
+    if path.exists():
+        record["size"] = path.stat().st_size
+    if agreement is not None:
+        record["agreement"] = agreement.as_dict()
+    if reasons:
+        record["refused"] = reasons
+    else:
+        record["path"] = FORM_FILES[name]
+    return record
+
+
+def build_forms(model_dir: Path, held_out: HeldOut, policy: dict[str, Any], workdir: Path,
+                perturb: Callable[[Path], None] | None = None) -> tuple[dict[str, Path], dict[str, Any]]:
+    """(files to publish: path inside the version -> local file, the manifest's record of every form).
+
+    `policy` is the spec's `forms` section (nightshift.core.spec.FormsSpec as a dict). `perturb` alters the
+    exported ONNX file before it is measured: tests use it to show a wrong form is refused."""
+    files: dict[str, Path] = {}
+    records: dict[str, Any] = {}
+    if not policy.get("onnx", True):
+        return files, records
+    from nightshift_tfx.forms.onnx_export import export
+
+    reference = savedmodel_scores(model_dir, held_out)
+    size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+    records["savedmodel"] = {"published": True, "size": size,
+                             "accuracy": measure(reference, reference, held_out.labels).accuracy,
+                             "rows": held_out.rows, "held_out": held_out.source}
+    onnx_path = workdir / "model.onnx"
+    started = time.perf_counter()
+    try:
+        export(model_dir, onnx_path)
+        if perturb is not None:
+            perturb(onnx_path)
+        agreement = measure(reference, onnx_scores(onnx_path, held_out), held_out.labels)
+        reasons = refusals(agreement, float(policy.get("max_abs_diff", 1e-4)))
+    except Exception as exc:  # an optimised form never stops the publish of the model it came from
+        log.warning("ONNX form not built: %s: %s", type(exc).__name__, exc)
+        records["onnx"] = _record("onnx", onnx_path, None, [f"export failed: {type(exc).__name__}: {exc}"],
+                                  time.perf_counter() - started)
+        return files, records
+    records["onnx"] = _record("onnx", onnx_path, agreement, reasons, time.perf_counter() - started)
+    _log("onnx", records["onnx"])
+    if reasons:
+        return files, records
+    files[FORM_FILES["onnx"]] = onnx_path
+    if policy.get("quantised", True):
+        for name in QUANTISERS:
+            files.update(_quantised(name, onnx_path, reference, held_out, policy, workdir, records))
+    return files, records
+
+
+def _quantised(name: str, onnx_path: Path, reference: np.ndarray, held_out: HeldOut, policy: dict[str, Any],
+               workdir: Path, records: dict[str, Any]) -> dict[str, Path]:
+    path = workdir / Path(FORM_FILES[name]).name
+    started = time.perf_counter()
+    agreement = None
+    try:
+        QUANTISERS[name](onnx_path, path)
+        agreement = measure(reference, onnx_scores(path, held_out), held_out.labels)
+        reasons = refusals(agreement, float(policy.get("quantised_max_abs_diff", 0.05)),
+                           float(policy.get("quantised_max_accuracy_drop", 0.005)))
+    except Exception as exc:  # as above: the model and its ONNX form publish without it
+        log.warning("form %s not built: %s: %s", name, type(exc).__name__, exc)
+        reasons = [f"quantisation failed: {type(exc).__name__}: {exc}"]
+    records[name] = _record(name, path, agreement, reasons, time.perf_counter() - started)
+    _log(name, records[name])
+    return {} if reasons else {FORM_FILES[name]: path}
+
+
+def _log(name: str, record: dict[str, Any]) -> None:
+    agreement = record.get("agreement", {})
+    delta = agreement.get("accuracy_delta")
+    figures = (f"{record.get('size', 0) / 1e6:.2f} MB; max |score difference| "
+               f"{agreement.get('max_abs_diff', float('nan')):.3g}; same label "
+               f"{agreement.get('same_label', float('nan')):.4%}; accuracy delta "
+               f"{'n/a' if delta is None else f'{delta:+.4f}'}")
+    if record["published"]:
+        log.info("form %s published: %s", name, figures)
+    else:
+        log.warning("form %s NOT published (%s): %s", name, "; ".join(record["refused"]), figures)

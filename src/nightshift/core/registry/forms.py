@@ -1,0 +1,75 @@
+"""What a manifest records about a version's optimised forms (written by nightshift_tfx.forms at publish, under
+`extra.forms`), as the rows `models show` and the model report print. Both interpreters import this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nightshift.core.errors import RegistryError
+from nightshift.core.registry.manifest import FileEntry
+
+if TYPE_CHECKING:
+    from nightshift.core.registry.manifest import Manifest
+
+FORM_ORDER = ("savedmodel", "onnx", "onnx_fp16", "onnx_int8")
+# Inside the published version: TF Serving ignores assets.extra/, so the version folder still serves as is.
+FORMS_DIR = "assets.extra/nightshift_forms"
+FORM_FILES = {"onnx": f"{FORMS_DIR}/model.onnx", "onnx_fp16": f"{FORMS_DIR}/model.fp16.onnx",
+              "onnx_int8": f"{FORMS_DIR}/model.int8.onnx"}
+
+
+@dataclass(frozen=True)
+class FormRow:
+    name: str
+    published: bool
+    size: int | None
+    max_abs_diff: float | None
+    same_label: float | None
+    accuracy: float | None
+    accuracy_delta: float | None
+    rows: int | None
+    refused: tuple[str, ...]
+
+    def line(self) -> str:
+        size = f"{self.size / 1e6:.2f} MB" if self.size is not None else "-"
+        if self.name == "savedmodel":
+            accuracy = f"accuracy {self.accuracy:.4f}" if self.accuracy is not None else "accuracy -"
+            return f"{self.name:<11} {size:>9}  the original; {accuracy} on {self.rows} held-out rows"
+        figures = []
+        if self.max_abs_diff is not None:
+            figures.append(f"max |score diff| {self.max_abs_diff:.2g}")
+        if self.same_label is not None:
+            figures.append(f"same label {self.same_label:.2%}")
+        if self.accuracy_delta is not None:
+            figures.append(f"accuracy delta {self.accuracy_delta:+.4f}")
+        state = "published" if self.published else "REFUSED: " + "; ".join(self.refused)
+        return f"{self.name:<11} {size:>9}  {', '.join(figures) or 'not measured'}; {state}"
+
+
+def form_rows(manifest: Manifest) -> list[FormRow]:
+    """One row per form the pusher tried, the SavedModel first; empty for versions published before forms."""
+    forms: dict[str, Any] = manifest.extra.get("forms") or {}
+    rows = []
+    for name in sorted(forms, key=lambda n: (FORM_ORDER.index(n) if n in FORM_ORDER else len(FORM_ORDER), n)):
+        record = forms[name]
+        agreement = record.get("agreement") or {}
+        rows.append(FormRow(name, bool(record.get("published")), record.get("size"), agreement.get("max_abs_diff"),
+                            agreement.get("same_label"), record.get("accuracy", agreement.get("accuracy")),
+                            agreement.get("accuracy_delta"), record.get("rows", agreement.get("rows")),
+                            tuple(record.get("refused", ()))))
+    return rows
+
+
+def serving_files(manifest: Manifest, form: str) -> list[FileEntry]:
+    """The files a serving folder of `form` holds, as the manifest lists them (path = where they go on disk):
+    the whole version for the SavedModel, `model.onnx` alone for an ONNX form (ONNX Runtime server's and
+    Triton's onnxruntime backend's `<model>/<version>/model.onnx`)."""
+    if form == "savedmodel":
+        return list(manifest.files)
+    stored = next((f for f in manifest.files if f.path == FORM_FILES[form]), None)
+    if stored is None:
+        record = (manifest.extra.get("forms") or {}).get(form) or {}
+        why = "; ".join(record.get("refused", ())) or "it was not built"
+        raise RegistryError(f"{manifest.model} version {manifest.version} has no published {form} form ({why})")
+    return [FileEntry("model.onnx", stored.sha256, stored.size)]

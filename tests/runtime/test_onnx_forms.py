@@ -1,0 +1,152 @@
+"""Runs in the TFX interpreter (.venv-tfx): the ONNX export of a serving graph with the two ops tf2onnx cannot
+convert on its own (UpperBound, StringToHashBucketFast), its agreement check, and the refusals.
+
+The model here is small and built in the test (a bucketize, a vocabulary with out-of-vocabulary buckets, a dense
+layer) so each op is seen alone; the e2e suite holds the taxi and penguins models' forms to the same rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nightshift_tfx.forms.agreement import measure, refusals
+from nightshift_tfx.forms.build import FORM_FILES, build_forms, onnx_scores, savedmodel_scores
+from nightshift_tfx.forms.held_out import HeldOut
+from nightshift_tfx.forms.onnx_export import OnnxExportError, export, feed
+
+pytestmark = pytest.mark.unit
+VOCAB = ["Cash", "Credit Card", "Zürich Taxi"]
+BOUNDARIES = [0.0, 1.0, 2.5, 10.0]
+ROWS = 3000
+
+
+def _save_model(folder: Path, oov_buckets: int) -> Path:
+    """A SavedModel shaped like the ones nightshift's modules export: `serving_columns` takes each raw feature as
+    values + presence, and applies a bucketize and a vocabulary before a dense layer."""
+    import tensorflow as tf
+
+    class Model(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.lookup.StaticVocabularyTable(
+                tf.lookup.KeyValueTensorInitializer(VOCAB, list(range(len(VOCAB))), key_dtype=tf.string,
+                                                    value_dtype=tf.int64), num_oov_buckets=oov_buckets)
+            rng = np.random.default_rng(7)
+            self.kernel = tf.Variable(rng.normal(size=(len(BOUNDARIES) + 1 + len(VOCAB) + oov_buckets + 1, 1))
+                                      .astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="fare"),
+                                      tf.TensorSpec([None], tf.bool, name="fare__present"),
+                                      tf.TensorSpec([None], tf.string, name="payment_type"),
+                                      tf.TensorSpec([None], tf.bool, name="payment_type__present")])
+        def serve(self, fare, fare__present, payment_type, payment_type__present):
+            fare = tf.where(fare__present, fare, tf.zeros_like(fare))
+            bucket = tf.raw_ops.UpperBound(sorted_inputs=tf.constant([BOUNDARIES]), values=tf.reshape(fare, [1, -1]),
+                                           out_type=tf.int64)[0]
+            word = self.table.lookup(tf.where(payment_type__present, payment_type, tf.fill(tf.shape(payment_type), "")))
+            wide = tf.concat([tf.one_hot(bucket, len(BOUNDARIES) + 1),
+                              tf.one_hot(word, len(VOCAB) + oov_buckets), fare[:, None]], axis=1)
+            return {"outputs": tf.sigmoid(tf.matmul(wide, self.kernel))}
+
+    model = Model()
+    tf.saved_model.save(model, str(folder), signatures={"serving_columns": model.serve.get_concrete_function()})
+    extra = folder / "assets.extra"
+    extra.mkdir()
+    (extra / "nightshift_features.json").write_text(json.dumps({
+        "fare": {"dtype": "float", "required": False}, "payment_type": {"dtype": "string", "required": False}}))
+    return folder
+
+
+def _held_out(rows: int = ROWS) -> HeldOut:
+    rng = np.random.default_rng(11)
+    fare = rng.uniform(-1, 12, rows).astype(np.float32)
+    fare[::50] = np.nan  # NaN goes to the last bucket in both
+    fare[1::50] = 2.5  # on a boundary: upper_bound puts it above
+    words = np.array(VOCAB + ["Unknown Co", ""], dtype=object)[rng.integers(0, len(VOCAB) + 2, rows)]
+    fare_present, word_present = rng.random(rows) > 0.1, rng.random(rows) > 0.1
+    fare[~fare_present], words[~word_present] = 0.0, ""  # the fillers score_input.to_column_tensors uses
+    columns = {"fare": fare, "fare__present": fare_present,
+               "payment_type": np.array([w.encode() for w in words], dtype=object),
+               "payment_type__present": word_present}
+    return HeldOut(columns, rng.integers(0, 2, rows), "generated rows")
+
+
+@pytest.fixture(scope="module")
+def one_bucket(tmp_path_factory) -> Path:
+    return _save_model(tmp_path_factory.mktemp("model1") / "model", oov_buckets=1)
+
+
+def test_the_onnx_form_scores_as_the_savedmodel_on_every_row(one_bucket, tmp_path):
+    held_out = _held_out()
+    export(one_bucket, tmp_path / "model.onnx")
+    reference = savedmodel_scores(one_bucket, held_out)
+    agreement = measure(reference, onnx_scores(tmp_path / "model.onnx", held_out), held_out.labels)
+    assert agreement.rows == ROWS and agreement.same_label == 1.0 and agreement.accuracy_delta == 0.0
+    assert agreement.max_abs_diff <= 1e-6
+    assert refusals(agreement, 1e-4) == []
+
+
+def test_forms_are_published_with_their_figures_and_the_int8_one_is_held_to_the_accuracy_bound(one_bucket, tmp_path):
+    files, records = build_forms(one_bucket, _held_out(), {}, tmp_path)
+    assert records["onnx"]["published"] and records["onnx"]["path"] == FORM_FILES["onnx"]
+    assert files[FORM_FILES["onnx"]] == tmp_path / "model.onnx"
+    assert records["onnx"]["size"] == (tmp_path / "model.onnx").stat().st_size
+    assert records["onnx_fp16"]["agreement"]["max_abs_diff"] <= 0.05 and records["onnx_fp16"]["published"]
+    # int8 activations turn a NaN fare into a number where the SavedModel answers NaN: refused for that.
+    int8 = records["onnx_int8"]
+    assert int8["published"] is False and FORM_FILES["onnx_int8"] not in files
+    assert int8["refused"][0] == (f"{int8['agreement']['nan_mismatches']} output value(s) are NaN in one of the "
+                                  f"two models and a number in the other, on {ROWS} held-out rows")
+    assert int8["agreement"]["nan_mismatches"] == int(np.sum(np.isnan(_held_out().columns["fare"])))
+    assert records["savedmodel"]["rows"] == ROWS
+
+
+def test_a_perturbed_form_is_refused_with_the_measured_difference_and_nothing_is_published(one_bucket, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    def perturb(path: Path) -> None:
+        model = onnx.load(str(path))
+        weight = next(t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and t.dims
+                      and int(np.prod(t.dims)) > 8)
+        weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 1.05, weight.name))
+        onnx.save(model, str(path))
+
+    files, records = build_forms(one_bucket, _held_out(), {}, tmp_path, perturb=perturb)
+    assert files == {}
+    assert records["onnx"]["published"] is False and "onnx_int8" not in records
+    [reason] = records["onnx"]["refused"]
+    assert reason.startswith("scores differ from the SavedModel's by up to ") and "(tolerance 0.0001)" in reason
+    assert f"on {ROWS} held-out rows" in reason
+    assert records["onnx"]["agreement"]["max_abs_diff"] > 1e-4
+
+
+def test_more_than_one_out_of_vocabulary_bucket_is_refused_at_export_with_the_reason(tmp_path):
+    model = _save_model(tmp_path / "model10", oov_buckets=10)
+    with pytest.raises(OnnxExportError, match="StringToHashBucketFast with 10 buckets .*num_oov_buckets=1"):
+        export(model, tmp_path / "model.onnx")
+    files, records = build_forms(model, _held_out(200), {}, tmp_path)
+    assert files == {} and records["onnx"]["published"] is False
+    assert records["onnx"]["refused"][0].startswith("export failed: OnnxExportError: StringToHashBucketFast")
+
+
+def test_strings_reach_onnx_runtime_as_utf8_text():
+    got = feed({"s": np.array([b"Z\xc3\xbcrich", b""], dtype=object), "n": np.array([1.0])}, ["s", "n"])
+    assert got["s"].tolist() == ["Zürich", ""] and got["n"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize(("form", "labels", "bound", "expected"), [
+    (np.array([[0.9], [0.2]]), np.array([1, 0]), 0.005, []),
+    (np.array([[0.4], [0.2]]), np.array([1, 0]), 0.005,
+     ["scores differ from the SavedModel's by up to 0.5 (tolerance 0.1) on 2 held-out rows",
+      "accuracy 0.5000 is 0.5000 below the SavedModel's 1.0000 (bound 0.005)"]),
+    (np.array([[0.9], [0.2]]), None, 0.005,
+     ["its accuracy could not be measured: the held-out rows have no labels"]),
+    (np.array([[np.nan], [0.2]]), np.array([1, 0]), None,
+     ["1 output value(s) are NaN in one of the two models and a number in the other, on 2 held-out rows"]),
+])
+def test_refusals_name_each_measured_reason(form, labels, bound, expected):
+    agreement = measure(np.array([[0.9], [0.2]]), form, labels)
+    assert refusals(agreement, 0.1, bound) == expected
