@@ -59,7 +59,7 @@ class ScoringInputGateOperator(RecordsCost, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.control.contracts import for_scoring, load_contract
-        from nightshift.control.validation import validate_in_chunks
+        from nightshift.control.window_validation import validate_file
         from nightshift.core.scoring_input import fetch_input
 
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
@@ -70,7 +70,7 @@ class ScoringInputGateOperator(RecordsCost, BaseOperator):
             local, fingerprint = fetch_input(client, resolved["input"], Path(tmp))
             # A labelled file (a back-test) may be scored: the scorer reads only the model's features.
             ignore = (self.label_column,) if self.label_column else ()
-            result = validate_in_chunks(str(local), contract, ignore_columns=ignore)
+            result = validate_file(local, contract, ignore_columns=ignore)
         for line in result.warnings:
             self.log.warning("input WARN: %s", line)
         if not result.success:

@@ -72,18 +72,18 @@ def test_an_invalid_contract_is_refused_not_skipped(tmp_path):
 
 def test_scoring_input_may_carry_its_label_but_must_have_every_feature(contract, taxi_csv, tmp_path):
     from nightshift.control.contracts import for_scoring
-    from nightshift.control.validation import validate_in_chunks
+    from nightshift.control.window_validation import validate_file
 
     scoring = for_scoring(contract, "tips")
     frame = pd.read_csv(taxi_csv, nrows=500)
     labelled = tmp_path / "labelled.csv"
     frame.to_csv(labelled, index=False)
-    assert validate_in_chunks(str(labelled), scoring, ignore_columns=("tips",)).success
-    plain = validate_in_chunks(str(labelled), scoring)  # without the allowance the label is an extra column
+    assert validate_file(labelled, scoring, ignore_columns=("tips",)).success
+    plain = validate_file(labelled, scoring)  # without the allowance the label is an extra column
     assert not plain.success and "expect_table_columns_to_match_set" in plain.failures[0]
     missing = tmp_path / "missing.csv"
     frame.drop(columns=["fare"]).to_csv(missing, index=False)
-    result = validate_in_chunks(str(missing), scoring, ignore_columns=("tips",))
+    result = validate_file(missing, scoring, ignore_columns=("tips",))
     assert not result.success and any("expect_table_columns_to_match_set" in f for f in result.failures)
 
 

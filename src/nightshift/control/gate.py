@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.control.validation import GateResult, read_csv, validate_frame
+from nightshift.control.validation import GateResult
 from nightshift.core.errors import DataContractViolation
 
 if TYPE_CHECKING:
@@ -59,20 +59,21 @@ def enforce(result: GateResult, source: str) -> GateResult:
 
 def check_staged(csv_path: Path, contract: Contract, parameters: dict[str, Any] | None = None,
                  problems: list[str] | None = None) -> GateResult:
-    """Validate a staged window. Partitions that staging could not merge arrive as `problems`;
-    when nothing at all could be read, those problems are the whole result."""
+    """Validate a staged window, chunk by chunk (memory bounded by a chunk, not the window). Partitions that
+    staging could not merge arrive as `problems`; when nothing at all could be read, those problems are the
+    whole result."""
     from nightshift.control.process_memory import keep_freed_memory_for_reuse
     from nightshift.control.reading import UnreadableInput
+    from nightshift.control.window_validation import validate_file
 
     keep_freed_memory_for_reuse()
     problems = list(problems or [])
     try:
-        df = read_csv(csv_path)
+        result = validate_file(csv_path, contract, parameters)
     except UnreadableInput as exc:
         if not problems:
             problems.append(str(exc))
         return GateResult(contract=contract, success=False, rows=0, problems=problems)
-    result = validate_frame(df, contract, parameters)
     result.problems = problems
     return result
 

@@ -12,6 +12,8 @@ import csv
 import gzip
 import io
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,10 +119,63 @@ def read_table(source: str, client: Any = None, expected_columns: list[str] | No
 def _parse(handle: Any, source: str, raw: Any) -> pd.DataFrame:
     import pandas as pd
 
+    return _named_errors(lambda: pd.read_csv(handle, low_memory=False, encoding="utf-8-sig"), source, raw)
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A local CSV (optionally gzip'd) or Parquet file, `chunk_rows` rows at a time, with the same precise
+    UnreadableInput reasons as read_table. The next chunk is parsed in a second thread while the caller works
+    on this one (pandas' and Arrow's parsers release the GIL), so at most two chunks are held at once."""
+    import pandas as pd
+
+    from nightshift.core.scoring_input import is_parquet
+
+    source = str(path)
+    if not path.is_file():
+        raise UnreadableInput(f"{source}: no such file")
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        table = pq.ParquetFile(path)
+        batches = table.iter_batches(batch_size=chunk_rows) if table.metadata.num_rows else \
+            iter([table.schema_arrow.empty_table()])  # no rows: still one (empty) chunk with the columns
+
+        def next_batch() -> pd.DataFrame | None:
+            batch = next(batches, None)
+            return None if batch is None else batch.to_pandas()
+
+        return _prefetched(next_batch)
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    gzipped = head[:2] == GZIP_MAGIC
+    if not gzipped:
+        if not head.strip():
+            raise UnreadableInput(f"{source}: empty: the file has no header and no rows")
+        check_delimiter(head_text(head), source, None)
+    raw = lambda: decompress(path.read_bytes(), source)  # noqa: E731 - read only to name a bad byte
+    reader = _named_errors(lambda: pd.read_csv(path, chunksize=chunk_rows, low_memory=False, encoding="utf-8-sig",
+                                               compression="gzip" if gzipped else None), source, raw)
+    return _prefetched(lambda: _named_errors(lambda: next(reader, None), source, raw))
+
+
+def _named_errors(parse: Any, source: str, raw: Any) -> Any:
+    """What pandas raises while parsing, as UnreadableInput naming the file and the kind of problem."""
+    import pandas as pd
+
     try:
-        return pd.read_csv(handle, low_memory=False, encoding="utf-8-sig")
+        return parse()
     except UnicodeDecodeError:
         check_utf8(raw(), source)  # pandas' offset is into its own buffer; this one names the byte in the file
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UnreadableInput(f"{source}: not a CSV table: {exc}") from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise UnreadableInput(f"{source}: compression: gzip stream is truncated or corrupt ({exc})") from exc
+
+
+def _prefetched(next_chunk: Any) -> Iterator[pd.DataFrame]:
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next_chunk)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next_chunk)
+            yield chunk

@@ -1,5 +1,6 @@
-"""Great Expectations as the engine: one contract against a DataFrame (whole, or a file chunk by chunk),
-with one line per failed expectation naming its column, what was expected and what was observed.
+"""Great Expectations as the engine: one contract against a DataFrame, with one line per failed expectation
+naming its column, what was expected and what was observed. Files too large to hold are validated chunk by
+chunk by nightshift.control.window_validation, on the same functions.
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.control.contracts import window_parameters
@@ -45,14 +45,12 @@ def _describe(exp_type: str, kwargs: dict[str, Any], result: dict[str, Any]) -> 
     observed: Any = result.get("observed_value")
     if observed is None and "unexpected_count" in result:
         sample = result.get("partial_unexpected_list", [])[:5]
-        observed = (f"{result['unexpected_count']} unexpected ({result.get('unexpected_percent', 0):.2f}%), "
-                    f"e.g. {sample}")
+        observed = f"{result['unexpected_count']} unexpected ({result.get('unexpected_percent', 0):.2f}%)" + (
+            f", e.g. {sample}" if sample else "")
     return f"column {column}: {exp_type}: observed {observed}; expected {expected}"
 
 
 @functools.cache
-
-
 def _gx_context() -> Any:
     """One ephemeral GX context per process: building one (and its datasource) costs ~0.2 s of YAML
     serialisation, paid once instead of on every validation."""
@@ -103,36 +101,42 @@ def _domain_groups(df: pd.DataFrame, expectations: list[dict[str, Any]]) -> dict
     return groups
 
 
-def validate_frame(df: pd.DataFrame, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
-    """Run the suite; `parameters` fill `{"$PARAMETER": name}` values (e.g. the run's window bounds)."""
+def validate_expectations(df: pd.DataFrame, name: str, expectations: list[dict[str, Any]],
+                          parameters: dict[str, Any]) -> tuple[list[Any], Any]:
+    """GX's result for each expectation (in the order given) on this frame, and one of GX's suite outcomes
+    (its suite parameters, meta and batch id head the assembled result)."""
     import great_expectations as gx
-    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-    from great_expectations.validator.validation_statistics import calc_validation_statistics
 
-    params = {**window_parameters(None, None), **(parameters or {})}  # open window unless a run gives one
-    ordered: list[Any] = [None] * len(contract.expectations)
+    ordered: list[Any] = [None] * len(expectations)
     first = None
-    for column, indexes in _domain_groups(df, contract.expectations).items():
-        expectations = [
+    for column, indexes in _domain_groups(df, expectations).items():
+        suite = gx.ExpectationSuite(name=name, expectations=[
             ExpectationConfiguration(type=e["type"], kwargs=e.get("kwargs", {}), meta=e.get("meta", {})).to_domain_obj()
-            for e in (contract.expectations[i] for i in indexes)
-        ]
-        suite = gx.ExpectationSuite(name=contract.name, expectations=expectations)
+            for e in (expectations[i] for i in indexes)])
         frame = df if column is None else df[[column]]
-        outcome = _batch(frame, contract.name).validate(suite, result_format="SUMMARY", expectation_parameters=params)
+        outcome = _batch(frame, name).validate(suite, result_format="SUMMARY", expectation_parameters=parameters)
         first = first or outcome
         for i, r in zip(indexes, outcome.results, strict=True):
             ordered[i] = r
-    stats = calc_validation_statistics(ordered)
+    return ordered, first
+
+
+def assemble(contract: Contract, results: list[Any], first: Any, rows: int) -> GateResult:
+    """One GX suite result from per-expectation results, and the gate's verdict: a failed `warn` expectation
+    is a warning, any other failure fails the gate."""
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    stats = calc_validation_statistics(results)
     outcome = ExpectationSuiteValidationResult(
-        success=stats.success, results=ordered, suite_name=contract.name, suite_parameters=first.suite_parameters,
+        success=stats.success, results=results, suite_name=contract.name, suite_parameters=first.suite_parameters,
         statistics={"evaluated_expectations": stats.evaluated_expectations,
                     "successful_expectations": stats.successful_expectations,
                     "unsuccessful_expectations": stats.unsuccessful_expectations,
                     "success_percent": stats.success_percent},
         meta=first.meta, batch_id=first.batch_id)
-    result = GateResult(contract=contract, success=True, rows=len(df), outcome=outcome)
+    result = GateResult(contract=contract, success=True, rows=rows, outcome=outcome)
     for r in outcome.results:
         if r.success:
             continue
@@ -148,52 +152,12 @@ def validate_frame(df: pd.DataFrame, contract: Contract, parameters: dict[str, A
     return result
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    from nightshift.control.reading import read_table
+def run_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """`{"$PARAMETER": name}` values: the run's (e.g. its window bounds), else an open window."""
+    return {**window_parameters(None, None), **(parameters or {})}
 
-    return read_table(str(path))
 
-
-def validate_in_chunks(source: str, contract: Contract, chunk_rows: int = 250_000,
-                       ignore_columns: tuple[str, ...] = ()) -> GateResult:
-    """Validate a large file chunk by chunk, so memory stays bounded by the chunk, not the file.
-    Failures are reported once per expectation, with the first chunk (row offset) where they appear.
-    `ignore_columns` are dropped where present (a scoring input may still carry its label)."""
-    import pandas as pd
-
-    from nightshift.control.reading import UnreadableInput, check_delimiter, decode_text
-    from nightshift.core.scoring_input import is_parquet
-
-    path = Path(source)
-    if is_parquet(path):
-        import pyarrow.parquet as pq
-
-        frames = (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows))
-    else:
-        with path.open("rb") as fh:
-            head = fh.read(1 << 20)
-        if head[:2] != b"\x1f\x8b":  # sniff the first MB (up to a line end) for encoding/delimiter problems
-            cut = head.rfind(b"\n") + 1 if len(head) == 1 << 20 else len(head)
-            check_delimiter(decode_text(head[: cut or len(head)], source), source, None)
-        try:
-            frames = pd.read_csv(path, chunksize=chunk_rows, low_memory=False, compression="infer")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise UnreadableInput(f"{source}: not a CSV table: {exc}") from exc
-    total = GateResult(contract=contract, success=True, rows=0)
-    seen: set[str] = set()
-    for frame in frames:
-        if frame.empty:
-            continue  # a header-only input has nothing to check; scoring commits an empty output for it
-        present = [c for c in ignore_columns if c in frame.columns]
-        if present:
-            frame = frame.drop(columns=present)
-        part = validate_frame(frame, contract)
-        for attr in ("failures", "warnings"):
-            for line in getattr(part, attr):
-                key = line.split(": observed")[0]
-                if key not in seen:
-                    seen.add(key)
-                    getattr(total, attr).append(f"{line} (first seen in rows {total.rows}..{total.rows + len(frame)})")
-        total.rows += len(frame)
-    total.success = not total.failures
-    return total
+def validate_frame(df: pd.DataFrame, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
+    """Run the suite on a frame held whole (one file, a partition); the gate streams (window_validation)."""
+    results, first = validate_expectations(df, contract.name, contract.expectations, run_parameters(parameters))
+    return assemble(contract, results, first, len(df))
