@@ -31,13 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nightshift.core import exit_codes
+from nightshift.core.prefetch import prefetch
 from nightshift.core.spec import SCORING_ENGINES
 from nightshift_tfx import skew
 from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
 from nightshift_tfx.score_input import (
     ScoringInputError,
     iter_batches,
-    prefetch,
     to_column_tensors,
     to_examples_batch,
 )

@@ -1,12 +1,9 @@
 """A scoring input read as the model parses it: Arrow record batches of bounded size from CSV (optionally
 gzip'd) or Parquet, each feature typed as the model's feature spec says, turned into the column tensors of
-the `serving_columns` signature or the list columns tfx_bsl's Examples encoder takes; and the prefetching
-that reads the next chunk while the current one scores."""
+the `serving_columns` signature or the list columns tfx_bsl's Examples encoder takes."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,31 +98,3 @@ def to_column_tensors(batch: pa.RecordBatch, spec: dict[str, dict[str, Any]], wh
         out[name] = column.fill_null(filler).to_numpy(zero_copy_only=False)
         out[name + "__present"] = column.is_valid().to_numpy(zero_copy_only=False)
     return out
-
-
-class _Raised:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
-    """Produce `items` on a thread, at most `depth` ahead: reading and converting the next chunk (Arrow
-    and TF release the GIL) overlaps scoring this one, on the machine's other core. Memory stays bounded
-    by `depth` chunks; an error in the producer is raised here, in the consumer."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                box.put(item)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            box.put(_Raised(exc))
-        finally:
-            box.put(done)
-
-    threading.Thread(target=produce, name="score-prefetch", daemon=True).start()
-    while (item := box.get()) is not done:
-        if isinstance(item, _Raised):
-            raise item.exc
-        yield item

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from nightshift_tfx.score_input import ScoringInputError, prefetch, to_column_tensors, to_examples_batch
+from nightshift_tfx.score_input import ScoringInputError, to_column_tensors, to_examples_batch
 
 pytestmark = pytest.mark.unit
 SPEC = {"fare": {"dtype": "float", "required": True}, "trip_start_hour": {"dtype": "int", "required": True},
@@ -36,20 +36,6 @@ def test_bad_input_names_the_file_and_column(columns, message):
     for convert in (to_column_tensors, to_examples_batch):
         with pytest.raises(ScoringInputError, match=f"in.csv: {message}"):
             convert(_batch(**columns), SPEC, "in.csv")
-
-
-def test_prefetch_keeps_order_and_raises_the_producers_error_in_the_consumer():
-    assert list(prefetch(iter(range(100)), depth=2)) == list(range(100))
-
-    def failing():
-        yield 1
-        raise ScoringInputError("chunk 2 is bad")
-
-    got = []
-    with pytest.raises(ScoringInputError, match="chunk 2 is bad"):
-        for item in prefetch(failing(), depth=2):
-            got.append(item)
-    assert got == [1]
 
 
 def test_one_output_is_a_binary_probability_and_k_outputs_pick_the_most_probable_class():

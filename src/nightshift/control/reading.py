@@ -13,11 +13,11 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.core.errors import NightshiftError
+from nightshift.core.prefetch import prefetch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,8 +124,8 @@ def _parse(handle: Any, source: str, raw: Any) -> pd.DataFrame:
 
 def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """A local CSV (optionally gzip'd) or Parquet file, `chunk_rows` rows at a time, with the same precise
-    UnreadableInput reasons as read_table. The next chunk is parsed in a second thread while the caller works
-    on this one (pandas' and Arrow's parsers release the GIL), so at most two chunks are held at once."""
+    UnreadableInput reasons as read_table. The next chunk is parsed on a second thread while the caller works
+    on this one (nightshift.core.prefetch), so at most two chunks are held at once."""
     import pandas as pd
 
     from nightshift.core.scoring_input import is_parquet
@@ -139,12 +139,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         table = pq.ParquetFile(path)
         batches = table.iter_batches(batch_size=chunk_rows) if table.metadata.num_rows else \
             iter([table.schema_arrow.empty_table()])  # no rows: still one (empty) chunk with the columns
-
-        def next_batch() -> pd.DataFrame | None:
-            batch = next(batches, None)
-            return None if batch is None else batch.to_pandas()
-
-        return _prefetched(next_batch)
+        return prefetch(batch.to_pandas() for batch in batches)
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
     gzipped = head[:2] == GZIP_MAGIC
@@ -155,7 +150,12 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     raw = lambda: decompress(path.read_bytes(), source)  # noqa: E731 - read only to name a bad byte
     reader = _named_errors(lambda: pd.read_csv(path, chunksize=chunk_rows, low_memory=False, encoding="utf-8-sig",
                                                compression="gzip" if gzipped else None), source, raw)
-    return _prefetched(lambda: _named_errors(lambda: next(reader, None), source, raw))
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        while (chunk := _named_errors(lambda: next(reader, None), source, raw)) is not None:
+            yield chunk
+
+    return prefetch(chunks())
 
 
 def _named_errors(parse: Any, source: str, raw: Any) -> Any:
@@ -171,11 +171,3 @@ def _named_errors(parse: Any, source: str, raw: Any) -> Any:
         raise UnreadableInput(f"{source}: not a CSV table: {exc}") from exc
     except (EOFError, OSError, zlib.error) as exc:
         raise UnreadableInput(f"{source}: compression: gzip stream is truncated or corrupt ({exc})") from exc
-
-
-def _prefetched(next_chunk: Any) -> Iterator[pd.DataFrame]:
-    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
-        pending = pool.submit(next_chunk)
-        while (chunk := pending.result()) is not None:
-            pending = pool.submit(next_chunk)
-            yield chunk
