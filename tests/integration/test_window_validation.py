@@ -74,6 +74,16 @@ def test_duplicates_across_chunks_are_counted_as_the_data_has_them(taxi_contract
     assert expected > 0.01 * len(data) and compound.success is False  # 'mostly' 0.99 over the window
 
 
+def test_a_compound_key_over_a_column_the_data_lacks_fails_naming_it(taxi_csv, taxi_contract):
+    expectation = {"type": "expect_compound_columns_to_be_unique",
+                   "kwargs": {"column_list": ["fare", "meter_id"]}}
+    contract = taxi_contract.__class__(taxi_contract.path, "keys", "1", [expectation])
+    result = validate_file(taxi_csv, contract, chunk_rows=5000)
+    assert result.success is False
+    assert result.failures == ["column <table>: expect_compound_columns_to_be_unique: observed None; expected "
+                               "{'column_list': ['fare', 'meter_id']} (error: columns not in the data: ['meter_id'])"]
+
+
 def test_mostly_is_judged_on_the_window_not_on_a_chunk(taxi_csv, taxi_contract, tmp_path):
     """All of trip_seconds' gaps in one chunk: that chunk alone is under 'mostly' 0.95, the window is not."""
     data = pd.read_csv(taxi_csv)

@@ -58,6 +58,7 @@ class _WindowColumns:
     expectations: list[dict[str, Any]]
     columns: set[str] = field(default_factory=set)
     keys: dict[int, tuple[list[str], str]] = field(default_factory=dict)  # index -> (compound columns, ignore_row_if)
+    absent: dict[int, list[str]] = field(default_factory=dict)  # index -> compound columns the data lacks
     parts: list[pd.DataFrame] = field(default_factory=list)
     rewritten: list[dict[str, Any]] = field(default_factory=list)
     condition_text: str = ""  # every row condition: the columns they name are gathered too
@@ -79,6 +80,9 @@ class _WindowColumns:
     def add(self, chunk: pd.DataFrame) -> None:
         part = chunk[[c for c in chunk.columns if c in self.columns or c in self.condition_text]].copy()
         for i, (columns, ignore_row_if) in self.keys.items():
+            if missing := [c for c in columns if c not in chunk.columns]:
+                self.absent[i] = missing
+                columns = [c for c in columns if c in chunk.columns]
             part[ROW_KEY.format(i)] = _row_keys(chunk, columns, ignore_row_if)
         self.parts.append(part)  # with no column at all, its index still carries the row count
 
@@ -104,8 +108,9 @@ def _row_keys(chunk: pd.DataFrame, columns: list[str], ignore_row_if: str) -> pd
     (pandas parses that column as float there) are the same value, as in a frame read whole."""
     import pandas as pd
 
-    present = [c for c in columns if c in chunk.columns]
-    values = chunk[present].apply(lambda s: s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s)
+    if not columns:
+        return pd.Series(pd.NA, index=chunk.index, dtype="UInt64")
+    values = chunk[columns].apply(lambda s: s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s)
     keys = pd.util.hash_pandas_object(values, index=False).astype("UInt64")
     missing = values.isna()
     if ignore_row_if == "all_values_are_missing":
@@ -119,6 +124,8 @@ def _merge_per_row(results: list[Any]) -> Any:
     """One chunk-summed result per expectation, judged by GX's own rule (`mostly` over the values considered:
     non-null ones, or every row for not-null checks) and written by GX's own formatter."""
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    # GX's own (private) rule and formatter: the merged result is what GX would compute on the whole frame
+    # (tests/integration/test_window_validation.py compares the two); GX has no public merge of results.
     from great_expectations.expectations.expectation import _format_map_output, _mostly_success
     from great_expectations.expectations.expectation_configuration import parse_result_format
 
@@ -134,7 +141,8 @@ def _merge_per_row(results: list[Any]) -> Any:
     with_missing = all("missing_count" in r.result for r in results)
     nonnull = element - sum(r.result["missing_count"] for r in results) if with_missing else None
     considered = nonnull if nonnull is not None else element
-    mostly = first.expectation_config.kwargs.get("mostly", 1.0)
+    mostly = first.expectation_config.kwargs.get("mostly")
+    mostly = 1.0 if mostly is None else mostly
     success = considered == 0 or _mostly_success(considered, unexpected, mostly)
     unexpected_list = [v for r in results for v in r.result.get("partial_unexpected_list", [])]
     merged = _format_map_output(result_format=parse_result_format("SUMMARY"), success=success,
@@ -182,19 +190,24 @@ def validate_file(path: Path, contract: Contract, parameters: dict[str, Any] | N
         first = first or outcome
         for position, (i, r) in enumerate(zip(by_kind["window"], done, strict=True)):
             if position in window.keys:
-                r = _restore_compound(r, expectations[i])
+                r = _restore_compound(r, expectations[i], window.absent.get(position, []))
             results[i] = r
     return assemble(contract, results, first, rows)
 
 
-def _restore_compound(result: Any, expectation: dict[str, Any]) -> Any:
+def _restore_compound(result: Any, expectation: dict[str, Any], absent: list[str]) -> Any:
     """The row-key uniqueness result shown as the contract's compound expectation (its hashes are no use in a
-    report: the counts and verdict stay, the sample of values goes)."""
+    report: the counts and verdict stay, the sample of values goes). Columns the data lacks fail it, as GX
+    fails a compound expectation on a column it cannot find."""
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     config = ExpectationConfiguration(type=expectation["type"], kwargs=expectation.get("kwargs", {}),
                                       meta=expectation.get("meta", {}))
     shown = {k: v for k, v in (result.result or {}).items() if not k.startswith("partial_unexpected")}
+    if absent:
+        return ExpectationValidationResult(success=False, expectation_config=config, result={}, meta=result.meta,
+                                           exception_info={"raised_exception": True, "exception_traceback": None,
+                                                           "exception_message": f"columns not in the data: {absent}"})
     return ExpectationValidationResult(success=result.success, expectation_config=config, result=shown,
                                        meta=result.meta, exception_info=result.exception_info)
