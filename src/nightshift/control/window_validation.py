@@ -124,6 +124,7 @@ def _merge_per_row(results: list[Any]) -> Any:
     """One chunk-summed result per expectation, judged by GX's own rule (`mostly` over the values considered:
     non-null ones, or every row for not-null checks) and written by GX's own formatter."""
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+
     # GX's own (private) rule and formatter: the merged result is what GX would compute on the whole frame
     # (tests/integration/test_window_validation.py compares the two); GX has no public merge of results.
     from great_expectations.expectations.expectation import _format_map_output, _mostly_success
