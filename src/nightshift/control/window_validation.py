@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from nightshift.control.contracts import Contract
 
-CHUNK_ROWS = 200_000  # 1.5M taxi rows peak at 1.46x the RSS of 150k (bench/validate_throughput.py)
+CHUNK_ROWS = 200_000  # the gate on 1.5M taxi rows peaks at 1.34x its RSS on 150k (bench/validate_throughput.py)
 ROW_KEY = "__nightshift_row_key_{}"  # one per compound uniqueness expectation
 HEADER_TYPES = frozenset({
     "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list", "expect_column_to_exist",
