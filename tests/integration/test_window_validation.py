@@ -58,6 +58,8 @@ def test_every_expectation_has_the_whole_files_verdict_and_counts(taxi_contract,
         config = theirs.expectation_config
         assert (mine.expectation_config.type, mine.success) == (config.type, theirs.success), config
         assert _counts(mine) == _counts(theirs), config
+        if config.type != "expect_compound_columns_to_be_unique":  # its sample is of row hashes (see below)
+            assert mine.to_json_dict()["result"] == theirs.to_json_dict()["result"], config  # samples too (NaN as null)
     assert chunked.failures == [line if "compound" not in line else line.split(", e.g.")[0] + line[line.index(";"):]
                                 for line in whole.failures]
     assert len(chunked.failures) == 3
@@ -82,6 +84,36 @@ def test_a_compound_key_over_a_column_the_data_lacks_fails_naming_it(taxi_csv, t
     assert result.success is False
     assert result.failures == ["column <table>: expect_compound_columns_to_be_unique: observed None; expected "
                                "{'column_list': ['fare', 'meter_id']} (error: columns not in the data: ['meter_id'])"]
+
+
+def test_counted_expectations_of_every_kind_match_gx_on_the_whole_frame(taxi_csv, taxi_contract, tmp_path):
+    """The expectations counted without GX's validator (nightshift.control.row_counts), each failing somewhere,
+    one with a row condition (left to the validator) and one GX cannot evaluate (a range on text)."""
+    data = pd.read_csv(taxi_csv).head(3000)
+    data.loc[data.index % 7 == 0, "company"] = "Acme Cabs"
+    data.loc[data.index % 11 == 0, "payment_type"] = "Cash "
+    text = tmp_path / "text.csv"
+    data.to_csv(text, index=False)
+    expectations = [
+        {"type": "expect_column_values_to_not_be_in_set", "kwargs": {"column": "company", "value_set": ["Acme Cabs"],
+                                                                     "mostly": 0.6}},
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "payment_type", "regex": r"^\S.*\S$"}},
+        {"type": "expect_column_values_to_not_match_regex", "kwargs": {"column": "payment_type", "regex": r"\s$"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "fare", "max_value": 10,
+                                                                  "row_condition": 'payment_type=="Cash"',
+                                                                  "condition_parser": "pandas"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "payment_type", "min_value": 0}},
+    ]
+    contract = taxi_contract.__class__(taxi_contract.path, "kinds", "1", expectations)
+    whole = validate_frame(pd.read_csv(text, low_memory=False), contract)
+    chunked = validate_file(text, contract, chunk_rows=700)
+    verdicts = [r.success for r in chunked.outcome.results]
+    assert verdicts == [r.success for r in whole.outcome.results] == [True, False, False, False, False]
+    for mine, theirs in zip(chunked.outcome.results[:4], whole.outcome.results[:4], strict=True):
+        assert mine.to_json_dict()["result"] == theirs.to_json_dict()["result"], theirs.expectation_config
+    assert chunked.outcome.results[1].result["unexpected_count"] == int((data.index % 11 == 0).sum())
+    raised = chunked.outcome.results[4].exception_info
+    assert raised["raised_exception"] is True and "TypeError" in raised["exception_message"]
 
 
 def test_mostly_is_judged_on_the_window_not_on_a_chunk(taxi_csv, taxi_contract, tmp_path):

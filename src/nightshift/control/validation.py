@@ -110,16 +110,46 @@ def validate_expectations(df: pd.DataFrame, name: str, expectations: list[dict[s
 
     ordered: list[Any] = [None] * len(expectations)
     first = None
-    for column, indexes in _domain_groups(df, expectations).items():
+    for column, indexes in (_domain_groups(df, expectations) or {None: []}).items():
         suite = gx.ExpectationSuite(name=name, expectations=[
             ExpectationConfiguration(type=e["type"], kwargs=e.get("kwargs", {}), meta=e.get("meta", {})).to_domain_obj()
             for e in (expectations[i] for i in indexes)])
         frame = df if column is None else df[[column]]
         outcome = _batch(frame, name).validate(suite, result_format="SUMMARY", expectation_parameters=parameters)
         first = first or outcome
-        for i, r in zip(indexes, outcome.results, strict=True):
+        for i, r in zip(indexes, _in_suite_order(suite, outcome.results, parameters), strict=True):
             ordered[i] = r
     return ordered, first
+
+
+def _in_suite_order(suite: Any, results: list[Any], parameters: dict[str, Any]) -> list[Any]:
+    """GX lists the results of expectations whose metric raised first, ahead of the suite's order: each result
+    is matched back to its expectation by type and (resolved) kwargs."""
+    def key(config: Any, kwargs: dict[str, Any] | None) -> Any:
+        return config.type, {k: v for k, v in (kwargs or {}).items() if k != "batch_id"}
+
+    pending = list(results)
+    ordered = []
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        wanted = key(config, resolve_parameters(config.kwargs, parameters))
+        match = next((r for r in pending if key(r.expectation_config, r.expectation_config.kwargs) == wanted),
+                     pending[0])  # unresolvable parameters: GX reports those in place
+        pending.remove(match)
+        ordered.append(match)
+    return ordered
+
+
+def resolve_parameters(kwargs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any] | None:
+    """The kwargs with every `{"$PARAMETER": name}` replaced by the run's value; None when one is missing."""
+    resolved = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            if value["$PARAMETER"] not in parameters:
+                return None
+            value = parameters[value["$PARAMETER"]]
+        resolved[key] = value
+    return resolved
 
 
 def assemble(contract: Contract, results: list[Any], first: Any, rows: int) -> GateResult:

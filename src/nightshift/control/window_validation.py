@@ -4,8 +4,11 @@ the same results as on the whole file.
 Every expectation falls in one of three kinds:
 - header: the table's shape (columns, their count). Every chunk has the file's header; checked on the first.
 - per-row: GX's column map expectations (a yes/no per value: not null, between, in set, type, regex...).
-  GX runs them on each chunk; the counts are summed and `mostly` is judged on the sums with GX's own rule and
-  result formatter, so the counts, percentages, verdict and first 20 unexpected values are the whole file's.
+  The common ones are counted on each chunk by GX's own condition functions and judged once by the
+  expectation's own `_validate` on the sums (nightshift.control.row_counts); the rest run through GX's
+  validator on each chunk and are merged with GX's `mostly` rule and result formatter. Either way the counts,
+  percentages, verdict and first 20 unexpected values and row numbers are the whole file's. A type check on a
+  typed column is judged on its dtype: once per dtype, not once per chunk.
 - window: everything whose answer depends on rows in other chunks (row counts, medians, means, uniqueness,
   order). GX runs them once, at the end, on a frame of only the columns they read, gathered chunk by chunk.
   A compound uniqueness over many columns reads one column instead: a 64-bit hash of each row's values (a
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nightshift.control.row_counts import ColumnMapCounts, countable
 from nightshift.control.validation import GateResult, assemble, run_parameters, validate_expectations
 
 if TYPE_CHECKING:
@@ -32,6 +36,7 @@ ROW_KEY = "__nightshift_row_key_{}"  # one per compound uniqueness expectation
 HEADER_TYPES = frozenset({
     "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list", "expect_column_to_exist",
     "expect_table_column_count_to_be_between", "expect_table_column_count_to_equal"})
+TYPE_JUDGED = frozenset({"expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"})
 # Column map expectations whose answer for one value depends on the other rows.
 SPANNING_MAP_TYPES = frozenset({
     "expect_column_values_to_be_unique", "expect_column_values_to_be_increasing",
@@ -120,6 +125,15 @@ def _row_keys(chunk: pd.DataFrame, columns: list[str], ignore_row_if: str) -> pd
     return keys
 
 
+def _type_key(index: int, expectation: dict[str, Any], chunk: pd.DataFrame) -> tuple[int, str] | None:
+    """For a type check on a typed (non-object) column, GX judges the column's dtype, not its values: one
+    result per dtype serves every chunk of that dtype."""
+    column = expectation.get("kwargs", {}).get("column")
+    if expectation["type"] not in TYPE_JUDGED or column not in chunk.columns or chunk[column].dtype == object:
+        return None
+    return index, str(chunk[column].dtype)
+
+
 def _merge_per_row(results: list[Any]) -> Any:
     """One chunk-summed result per expectation, judged by GX's own rule (`mostly` over the values considered:
     non-null ones, or every row for not-null checks) and written by GX's own formatter."""
@@ -146,9 +160,10 @@ def _merge_per_row(results: list[Any]) -> Any:
     mostly = 1.0 if mostly is None else mostly
     success = considered == 0 or _mostly_success(considered, unexpected, mostly)
     unexpected_list = [v for r in results for v in r.result.get("partial_unexpected_list", [])]
+    unexpected_rows = [v for r in results for v in r.result.get("partial_unexpected_index_list", [])]
     merged = _format_map_output(result_format=parse_result_format("SUMMARY"), success=success,
                                 element_count=element, nonnull_count=nonnull, unexpected_count=unexpected,
-                                unexpected_list=unexpected_list[:20])
+                                unexpected_list=unexpected_list[:20], unexpected_index_list=unexpected_rows[:20])
     return ExpectationValidationResult(success=success, expectation_config=first.expectation_config,
                                        result=merged["result"], meta=first.meta, exception_info=first.exception_info)
 
@@ -157,6 +172,8 @@ def validate_file(path: Path, contract: Contract, parameters: dict[str, Any] | N
                   chunk_rows: int = CHUNK_ROWS, ignore_columns: tuple[str, ...] = ()) -> GateResult:
     """The contract on a local CSV/Parquet file, chunk by chunk (UnreadableInput when it cannot be parsed).
     `ignore_columns` are dropped where present (a scoring input may still carry its label)."""
+    import pandas as pd
+
     from nightshift.control.reading import read_chunks
 
     params = run_parameters(parameters)
@@ -164,28 +181,48 @@ def validate_file(path: Path, contract: Contract, parameters: dict[str, Any] | N
     kinds = [kind_of(e) for e in expectations]
     by_kind = {k: [i for i, kind in enumerate(kinds) if kind == k] for k in ("header", "per-row", "window")}
     window = _WindowColumns([expectations[i] for i in by_kind["window"]])
-    per_row: list[list[Any]] = [[] for _ in by_kind["per-row"]]
+    counted: dict[int, ColumnMapCounts] = {}  # per-row expectations counted without GX's validator
+    per_row: dict[int, list[Any]] = {}  # the others: GX's result on each chunk
+    by_type: dict[tuple[int, str], Any] = {}  # (index, dtype) -> a result judged on the column's type alone
     results: list[Any] = [None] * len(expectations)
     first = chunk = None
     rows = 0
     for number, chunk in enumerate(read_chunks(path, chunk_rows)):
         if present := [c for c in ignore_columns if c in chunk.columns]:
             chunk = chunk.drop(columns=present)
+        chunk.index = pd.RangeIndex(rows, rows + len(chunk))  # GX reports unexpected rows by the file's numbering
         if number == 0:
             header, first = validate_expectations(chunk, contract.name, [expectations[i] for i in by_kind["header"]],
                                                   params)
             for i, r in zip(by_kind["header"], header, strict=True):
                 results[i] = r
-        done, outcome = validate_expectations(chunk, contract.name, [expectations[i] for i in by_kind["per-row"]],
-                                              params)
-        first = first or outcome
-        for collected, r in zip(per_row, done, strict=True):
-            collected.append(r)
+            columns = list(chunk.columns)
+            for i in by_kind["per-row"]:
+                if countable(expectations[i], columns, params):
+                    counted[i] = ColumnMapCounts(expectations[i], params)
+                else:
+                    per_row[i] = []
+        for counts in counted.values():
+            counts.add(chunk)
+        todo = [i for i in per_row if _type_key(i, expectations[i], chunk) not in by_type]
+        if todo or first is None:  # GX's suite outcome heads the report: one is needed even with nothing to do
+            done, outcome = validate_expectations(chunk, contract.name, [expectations[i] for i in todo], params)
+            first = first or outcome
+        else:
+            done = []
+        for i, r in zip(todo, done, strict=True):
+            if (key := _type_key(i, expectations[i], chunk)) is not None:
+                by_type[key] = r
+            per_row[i].append(r)
+        for i in set(per_row) - set(todo):
+            per_row[i].append(by_type[_type_key(i, expectations[i], chunk)])
         window.add(chunk)
         rows += len(chunk)
     chunk = None  # the last one: only the window's columns are held from here
-    for i, collected in zip(by_kind["per-row"], per_row, strict=True):
+    for i, collected in per_row.items():
         results[i] = _merge_per_row(collected)
+    for i, counts in counted.items():
+        results[i] = counts.result()
     if by_kind["window"]:
         done, outcome = validate_expectations(window.frame(), contract.name, window.rewritten, params)
         first = first or outcome
