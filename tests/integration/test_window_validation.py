@@ -200,3 +200,18 @@ def test_unreadable_files_are_named_with_the_reason(taxi_csv, taxi_contract, tmp
     latin.write_bytes(text[:offset] + b"\xe9" + text[offset + 1:])
     with pytest.raises(UnreadableInput, match=rf"{latin}: encoding: not UTF-8 \(byte 0xe9 at offset {offset}\)"):
         validate_file(latin, taxi_contract, chunk_rows=1000)
+
+
+def test_gx_still_finds_decimals_in_object_arrays_and_a_mean_over_floats_is_exact(taxi_contract):
+    """GX's scan for decimal.Decimal values is skipped for typed arrays only (validation.py)."""
+    from decimal import Decimal
+
+    import great_expectations.util as gx_util
+
+    mean = [{"type": "expect_column_mean_to_be_between", "kwargs": {"column": "tips", "min_value": 1, "max_value": 2}}]
+    contract = taxi_contract.__class__(taxi_contract.path, "mean", "1", mean)
+    [as_floats] = validate_frame(pd.DataFrame({"tips": [1.25, 2.0, 2.5, 3.25]}), contract).outcome.results
+    assert (as_floats.success, as_floats.result["observed_value"]) == (False, 2.25)
+    scan = gx_util.does_ndarray_contain_decimal_dtype  # as GX's mean, sum and stdev call it, after the gate's setup
+    assert scan(np.array([1.5, Decimal("2.5")], dtype=object)) is True
+    assert scan(np.array([1.5, 2.5])) is False

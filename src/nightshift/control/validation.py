@@ -63,11 +63,30 @@ def _gx_context() -> Any:
     # setting for it; raising the size floor to zero turns it off (our reports name the data by its source
     # and the run's window instead).
     pandas_execution_engine.HASH_THRESHOLD = 0
+    _skip_decimal_scan_of_typed_arrays()
     context = gx.get_context(mode="ephemeral")
     # Progress bars are terminal art; in an Airflow task log they are hundreds of noise lines.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     context.data_sources.add_pandas(name="nightshift")
     return context
+
+
+def _skip_decimal_scan_of_typed_arrays() -> None:
+    """Before a mean, sum or stdev, GX looks for decimal.Decimal values one Python object at a time, even in a
+    float64 or int64 array, where none can be (only an object array holds Python objects): 0.1 s of the
+    gate's 0.9 s on 1M rows. The scan is kept, unchanged, for object arrays."""
+    import great_expectations.util as gx_util
+
+    scan = gx_util.does_ndarray_contain_decimal_dtype
+    if getattr(scan, "nightshift_typed_arrays_skipped", False):
+        return
+
+    def scan_object_arrays(data: Any) -> bool:
+        dtype = getattr(data, "dtype", None)
+        return scan(data) if dtype is None or dtype == object else False
+
+    scan_object_arrays.nightshift_typed_arrays_skipped = True  # type: ignore[attr-defined]
+    gx_util.does_ndarray_contain_decimal_dtype = scan_object_arrays
 
 
 def _batch(df: pd.DataFrame, asset_name: str) -> Any:
