@@ -83,7 +83,7 @@ def _skip_decimal_scan_of_typed_arrays() -> None:
 
     def scan_object_arrays(data: Any) -> bool:
         dtype = getattr(data, "dtype", None)
-        return scan(data) if dtype is None or dtype == object else False
+        return scan(data) if dtype is None or dtype.kind == "O" else False
 
     scan_object_arrays.nightshift_typed_arrays_skipped = True  # type: ignore[attr-defined]
     gx_util.does_ndarray_contain_decimal_dtype = scan_object_arrays
