@@ -128,10 +128,11 @@ def _row_keys(chunk: pd.DataFrame, columns: list[str], ignore_row_if: str) -> pd
 
 
 def _type_key(index: int, expectation: dict[str, Any], chunk: pd.DataFrame) -> tuple[int, str] | None:
-    """For a type check on a typed (non-object) column, GX judges the column's dtype, not its values: one
-    result per dtype serves every chunk of that dtype."""
+    """For a type check on a typed column, GX judges the column's dtype, not its values: one result per dtype
+    serves every chunk of that dtype. GX's own test for "typed": the dtype's scalar type is not numpy's object_."""
     column = expectation.get("kwargs", {}).get("column")
-    if expectation["type"] not in TYPE_JUDGED or column not in chunk.columns or chunk[column].dtype == object:
+    if (expectation["type"] not in TYPE_JUDGED or column not in chunk.columns
+            or chunk[column].dtype.type.__name__ == "object_"):
         return None
     return index, str(chunk[column].dtype)
 
