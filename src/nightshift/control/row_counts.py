@@ -36,6 +36,34 @@ def countable(expectation: dict[str, Any], columns: list[str], parameters: dict[
             and not kwargs.get("row_condition") and resolve_parameters(kwargs, parameters) is not None)
 
 
+class ChunkColumns:
+    """One chunk's columns with their null masks and non-null values, worked out once for all the
+    expectations on a column (a column often has a not-null check and a range)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._missing: dict[str, Any] = {}
+        self._present: dict[str, Any] = {}
+        self._nulls: dict[str, int] = {}
+
+    def missing(self, column: str) -> Any:
+        """A numpy bool array: True where the value is missing."""
+        if column not in self._missing:
+            self._missing[column] = self.frame[column].isna().to_numpy()
+        return self._missing[column]
+
+    def null_count(self, column: str) -> int:
+        if column not in self._nulls:
+            self._nulls[column] = int(self.missing(column).sum())
+        return self._nulls[column]
+
+    def present(self, column: str) -> pd.Series:
+        if column not in self._present:
+            values = self.frame[column]
+            self._present[column] = values[~self.missing(column)] if self.null_count(column) else values
+        return self._present[column]
+
+
 class ColumnMapCounts:
     """One column map expectation's counts over the chunks seen so far."""
 
@@ -59,28 +87,28 @@ class ColumnMapCounts:
         self.rows_at: list[int] = []
         self.error: BaseException | None = None
 
-    def add(self, chunk: pd.DataFrame) -> None:
+    def add(self, chunk: ChunkColumns) -> None:
         if self.error is not None:
             return
-        column = chunk[self.column]
-        missing = column.isna()
-        values = column[~missing] if self.skip_nulls else column
+        missing, present = chunk.missing(self.column), chunk.present(self.column)
+        values = present if self.skip_nulls else chunk.frame[self.column]
         try:
             meets = self.condition(self.provider, values, **self.values, _metrics={})
         except Exception as exc:  # noqa: BLE001 - GX's validator reports a failing metric in the result, as here
             self.error = exc
             return
         unexpected = (~meets).to_numpy(dtype=bool)
-        if len(self.sample) < SAMPLE:
+        count = int(unexpected.sum())
+        if count and len(self.sample) < SAMPLE:
             import numpy as np
 
             taken = np.flatnonzero(unexpected)[:SAMPLE - len(self.sample)]
             self.sample.extend(values.iloc[taken])
-            positions = np.flatnonzero(~missing.to_numpy())[taken] if self.skip_nulls else taken
+            positions = np.flatnonzero(~missing)[taken] if self.skip_nulls else taken
             self.rows_at.extend(int(self.rows + p) for p in positions)  # row numbers in the file, as GX's index
-        self.rows += len(column)
-        self.nulls += int(missing.sum())
-        self.unexpected += int(unexpected.sum())
+        self.rows += len(missing)
+        self.nulls += chunk.null_count(self.column)
+        self.unexpected += count
 
     def result(self) -> Any:
         """GX's ExpectationValidationResult for the whole file."""

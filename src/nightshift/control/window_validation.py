@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.control.row_counts import ColumnMapCounts, countable
+from nightshift.control.row_counts import ChunkColumns, ColumnMapCounts, countable
 from nightshift.control.validation import GateResult, assemble, run_parameters, validate_expectations
 
 if TYPE_CHECKING:
@@ -205,8 +205,9 @@ def validate_file(path: Path, contract: Contract, parameters: dict[str, Any] | N
                     counted[i] = ColumnMapCounts(expectations[i], params)
                 else:
                     per_row[i] = []
+        columns_of_chunk = ChunkColumns(chunk)
         for counts in counted.values():
-            counts.add(chunk)
+            counts.add(columns_of_chunk)
         todo = [i for i in per_row if _type_key(i, expectations[i], chunk) not in by_type]
         if todo or first is None:  # GX's suite outcome heads the report: one is needed even with nothing to do
             done, outcome = validate_expectations(chunk, contract.name, [expectations[i] for i in todo], params)
