@@ -26,4 +26,7 @@ def forks_tasks(argv: list[str]) -> bool:
 
 if forks_tasks(sys.argv) and os.environ.get("NIGHTSHIFT_PRELOAD", "1") != "0":
     for _name in PRELOAD:
-        importlib.import_module(_name)
+        try:
+            importlib.import_module(_name)
+        except ImportError as exc:  # a speed-up only: the task that needs it reports its own import error
+            print(f"nightshift: not preloading {_name}: {exc}", file=sys.stderr)
