@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.control.row_counts import ChunkColumns, ColumnMapCounts, countable
+from nightshift.control.row_counts import SAMPLE, ChunkColumns, ColumnMapCounts, countable
 from nightshift.control.validation import GateResult, assemble, run_parameters, validate_expectations
 
 if TYPE_CHECKING:
@@ -166,7 +166,8 @@ def _merge_per_row(results: list[Any]) -> Any:
     unexpected_rows = [v for r in results for v in r.result.get("partial_unexpected_index_list", [])]
     merged = _format_map_output(result_format=parse_result_format("SUMMARY"), success=success,
                                 element_count=element, nonnull_count=nonnull, unexpected_count=unexpected,
-                                unexpected_list=unexpected_list[:20], unexpected_index_list=unexpected_rows[:20])
+                                unexpected_list=unexpected_list[:SAMPLE],
+                                unexpected_index_list=unexpected_rows[:SAMPLE])
     return ExpectationValidationResult(success=success, expectation_config=first.expectation_config,
                                        result=merged["result"], meta=first.meta, exception_info=first.exception_info)
 
