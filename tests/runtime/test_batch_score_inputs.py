@@ -45,3 +45,31 @@ def test_one_output_is_a_binary_probability_and_k_outputs_pick_the_most_probable
     assert scores.tolist() == pytest.approx([0.2, 0.5, 0.9]) and labels.tolist() == [0, 1, 1]
     scores, labels = summarise(np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], dtype=np.float32))
     assert scores.tolist() == pytest.approx([0.7, 0.6]) and labels.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_batches_hold_exactly_chunk_rows_in_file_order(tmp_path, suffix):
+    from nightshift_tfx.score_input import iter_batches
+
+    rows = 2_500
+    table = pa.table({"fare": np.arange(rows, dtype=np.float64), "trip_start_hour": np.arange(rows) % 24,
+                      "company": [f"c{i}" for i in range(rows)]})
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        pa.csv.write_csv(table, path)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path, row_group_size=700)  # the reader's own cuts fall between the chunks'
+    batches = list(iter_batches(path, SPEC, 600))
+    assert [b.num_rows for b in batches] == [600, 600, 600, 600, 100]
+    assert pa.Table.from_batches(batches).column("fare").to_pylist() == list(range(rows))
+
+
+def test_placeholder_rows_convert_like_real_ones():
+    from nightshift_tfx.score_input import placeholder_batch
+
+    out = to_column_tensors(placeholder_batch(SPEC, 3), SPEC, "warm-up")
+    assert out["fare"].tolist() == [0.0] * 3 and out["trip_start_hour"].dtype == np.int64
+    assert out["company"].tolist() == [b""] * 3
+    assert all(out[f"{name}__present"].tolist() == [True] * 3 for name in SPEC)
