@@ -157,7 +157,10 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
 
     rows = chunks = 0
     started = last_report = time.perf_counter()
-    with pq.ParquetWriter(str(output_path), schema) as writer:
+    # Dictionary pages only where few values repeat: tried on every column (Parquet's default), the writer
+    # hashes each row number and score before giving up, which took half its time (0.17 -> 0.08 s per 1M rows).
+    repeated = ["predicted_label", *(["predicted_class"] if classes else []), "model_version", "run_id"]
+    with pq.ParquetWriter(str(output_path), schema, use_dictionary=repeated) as writer:
         for batch, inputs in prefetch(prepared(), depth=2):
             n = batch.num_rows
             scores, labels = summarise(engine.run(inputs))

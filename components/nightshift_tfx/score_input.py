@@ -17,6 +17,9 @@ from nightshift.core.errors import NightshiftError
 from nightshift.core.scoring_input import is_parquet
 
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
+# Arrow parses CSV a block at a time, several blocks ahead on its own threads; batches are re-cut to chunk_rows
+# anyway. 1 MiB blocks: the first batch in 0.03 s (5 MiB blocks: 0.13 s), the same CPU per row.
+CSV_BLOCK_BYTES = 1 << 20
 
 
 class ScoringInputError(NightshiftError):
@@ -47,7 +50,7 @@ def _read_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int, 
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=max(1 << 16, chunk_rows * 160)),
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
         )
         _require_key(where or str(path), reader.schema.names, key_column)
