@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -131,7 +132,13 @@ def _run(target, *args) -> tuple:
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    out = queue.get()
+    while True:  # a phase that dies (an engine without its form, out of memory) ends the benchmark, not hangs it
+        try:
+            out = queue.get(timeout=1)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise SystemExit(f"{target.__name__} ended with exit code {proc.exitcode} and no result") from None
     proc.join()
     return out
 

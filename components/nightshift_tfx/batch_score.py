@@ -93,13 +93,22 @@ class Engine:
 
 
 def load_engine(model_dir: Path, engine: str, where: str, warm_rows: int = DEFAULT_CHUNK_ROWS) -> Engine:
-    """The SavedModel runs its signature; an ONNX engine runs the version's form in ONNX Runtime, the file
-    downloaded (and hashed against the manifest) with the version. Either is called once on `warm_rows`
-    placeholder rows before it is returned: a freshly loaded TensorFlow function's first call costs 0.4-0.5 s
-    on this machine (graph optimisation, thread pools, first allocations) against ~0.06 s for the next, and
-    TF Serving warms its models up for the same reason. `main` loads the engine while the input downloads."""
+    """`engine` loaded from `model_dir` and called once on `warm_rows` placeholder rows: a freshly loaded
+    TensorFlow function's first call costs 0.4-0.5 s on this machine (graph optimisation, thread pools, first
+    allocations) against ~0.06 s for the next, and TF Serving warms its models up for the same reason. `main`
+    loads the engine while the input downloads."""
     started = time.perf_counter()
     spec = load_feature_spec(model_dir)
+    prepare, run, described = _open_engine(model_dir, engine, spec, where)
+    run(prepare(placeholder_batch(spec, warm_rows)))
+    return Engine(prepare, run, described, time.perf_counter() - started)
+
+
+def _open_engine(model_dir: Path, engine: str, spec: dict[str, dict[str, Any]], where: str
+                 ) -> tuple[Callable[[pa.RecordBatch], Any], Callable[[Any], np.ndarray], str]:
+    """(prepare a batch's inputs, run them to the model's outputs, a description) for `engine`. The SavedModel
+    runs its signature; an ONNX engine runs the version's form in ONNX Runtime, the file downloaded (and hashed
+    against the manifest) with the version."""
     if engine == "savedmodel":
         import tensorflow as tf
         from tfx_bsl.coders import example_coder
@@ -113,24 +122,18 @@ def load_engine(model_dir: Path, engine: str, where: str, warm_rows: int = DEFAU
 
             def prepare(batch: pa.RecordBatch) -> Any:
                 return {"examples": tf.constant(encoder.encode(to_examples_batch(batch, spec, where)))}
-        loaded = Engine(prepare, lambda inputs: serve(**inputs)["outputs"].numpy(),
-                        f"the SavedModel's {entry} signature", 0.0)
-    else:
-        from nightshift.core.registry.forms import FORM_FILES
-        from nightshift_tfx.forms.onnx_export import feed, session
+        return prepare, lambda inputs: serve(**inputs)["outputs"].numpy(), f"the SavedModel's {entry} signature"
+    from nightshift.core.registry.forms import FORM_FILES
+    from nightshift_tfx.forms.onnx_export import feed, session
 
-        path = model_dir / FORM_FILES[engine]
-        if not path.is_file():
-            raise EngineUnavailable(f"{where}: engine {engine!r} needs the version's {FORM_FILES[engine]}, which "
-                                    "was not published with it (see `nightshift models show`); score with the "
-                                    "SavedModel")
-        sess = session(path)
-        names = [i.name for i in sess.get_inputs()]
-        loaded = Engine(lambda batch: feed(to_column_tensors(batch, spec, where), names),
-                        lambda inputs: sess.run(["outputs"], inputs)[0], f"ONNX Runtime on {FORM_FILES[engine]}", 0.0)
-    loaded.run(loaded.prepare(placeholder_batch(spec, warm_rows)))
-    loaded.load_seconds = time.perf_counter() - started
-    return loaded
+    path = model_dir / FORM_FILES[engine]
+    if not path.is_file():
+        raise EngineUnavailable(f"{where}: engine {engine!r} needs the version's {FORM_FILES[engine]}, which was "
+                                "not published with it (see `nightshift models show`); score with the SavedModel")
+    sess = session(path)
+    names = [i.name for i in sess.get_inputs()]
+    return (lambda batch: feed(to_column_tensors(batch, spec, where), names),
+            lambda inputs: sess.run(["outputs"], inputs)[0], f"ONNX Runtime on {FORM_FILES[engine]}")
 
 
 def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_version: int, run_id: str,
