@@ -16,7 +16,7 @@ local stack's .env (`make up && make demo` publishes one); it is downloaded and 
 
 Usage (TFX interpreter): .venv-tfx/bin/python bench/score_throughput.py [--rows 1000000 5000000]
        [--direct-rows 500000] [--chunk-rows 32768] [--model-dir DIR | --model-uri s3://bucket/taxi]
-       [--engines savedmodel onnx onnx_fp16 onnx_int8]
+       [--engines savedmodel onnx onnx_fp16 onnx_int8] [--parquet]
 """
 
 from __future__ import annotations
@@ -59,6 +59,25 @@ def make_input(source: Path, rows: int, dest: Path, seed: int = 11) -> None:
         for start in range(0, rows, 100_000):
             idx = rng.integers(0, len(lines), min(100_000, rows - start))
             out.write("\n".join(lines[i] for i in idx) + "\n")
+
+
+def to_parquet(source: Path, model_dir: Path) -> Path:
+    """`source`'s rows as Parquet, typed as a data lake holds them (float64, int64, string), written in row
+    groups of ~130k rows without holding the file in memory."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from nightshift_tfx.model_metadata import load_feature_spec
+
+    kinds = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
+    types = {name: kinds[info["dtype"]] for name, info in load_feature_spec(model_dir).items()}
+    dest = source.with_suffix(".parquet")
+    reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=16 << 20),
+                            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    with pq.ParquetWriter(dest, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    return dest
 
 
 def _phase_direct(model_dir: str, input_path: str, rows: int, chunk_rows: int, queue: mp.Queue) -> None:
@@ -104,7 +123,8 @@ def _phase_score(model_dir: str, input_path: str, chunk_rows: int, engine: str, 
     assert not problems, problems
     out.unlink()
     # score_file's own clock starts after the model is loaded, like the direct phase's
-    queue.put((f"score_file {engine}, {stats.rows:,} rows", stats.seconds, stats.rows, _peak_mb()))
+    source = " on Parquet" if input_path.endswith(".parquet") else ""
+    queue.put((f"score_file {engine}{source}, {stats.rows:,} rows", stats.seconds, stats.rows, _peak_mb()))
 
 
 def _with_forms(model_dir: Path, tmp: Path) -> Path:
@@ -165,6 +185,7 @@ def main() -> int:
     parser.add_argument("--model-dir")
     parser.add_argument("--model-uri")
     parser.add_argument("--engines", nargs="+", default=["savedmodel", "onnx", "onnx_fp16", "onnx_int8"])
+    parser.add_argument("--parquet", action="store_true", help="also score the same rows from Parquet (savedmodel)")
     args = parser.parse_args()
     import tfx
 
@@ -177,6 +198,7 @@ def main() -> int:
             model_dir = _with_forms(model_dir, tmp)
         direct: list[tuple] = []
         results = []
+        on_parquet: list[tuple] = []
         for rows in sorted(args.rows):
             path = tmp / f"score_{rows}.csv"
             make_input(taxi_csv, rows, path)
@@ -186,12 +208,17 @@ def main() -> int:
             for engine in args.engines:
                 results.append((rows, engine, *_run(_phase_score, str(model_dir), str(path), args.chunk_rows,
                                                     engine)))
+            if args.parquet:
+                parquet = to_parquet(path, model_dir)
+                print(f"input: the same rows as Parquet, {parquet.stat().st_size / 1e6:.0f} MB", flush=True)
+                on_parquet.append(_run(_phase_score, str(model_dir), str(parquet), args.chunk_rows, "savedmodel"))
+                parquet.unlink()
             path.unlink()
     print(f"\n== batch scoring, chunks of {args.chunk_rows:,} rows; each phase in its own fresh process ==")
-    for name, seconds, rows, peak in [*direct, *(r[2:] for r in results)]:
+    for name, seconds, rows, peak in [*direct, *(r[2:] for r in results), *on_parquet]:
         print(f"{name:50s} {seconds:8.1f} s  {rows / seconds:10,.0f} rows/s  peak RSS {peak:7.0f} MB")
     saved = [r[2:] for r in results if r[1] == "savedmodel"]
-    for name, seconds, rows, _peak in saved:
+    for name, seconds, rows, _peak in [*saved, *on_parquet]:
         for ref, ref_s, ref_rows, _ in direct:
             print(f"{name}: throughput {rows / seconds / (ref_rows / ref_s):.2f}x {ref} (goal >= 0.8x)")
     if len(saved) >= 2:
