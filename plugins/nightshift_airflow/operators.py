@@ -51,6 +51,7 @@ class StageWindowOperator(RecordsCost, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.control.landing import stage_window
+        from nightshift.control.partition_cache import PartitionCache
         from nightshift.core.windows import window_for_interval
 
         days = int(self.window_days or 0)
@@ -58,9 +59,8 @@ class StageWindowOperator(RecordsCost, BaseOperator):
         window = window_for_interval(end, mode="trailing_days" if days else self.window_mode, days=days)
         self.log.info("data interval ends %s: window %s", end, window.describe())
         dest = run_dir_for(self.pipeline, context["run_id"]) / "data" / "data.csv"
-        staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest)
-        self.log.info("staged %d rows from %d partitions (%s .. %s) into %s", staged.rows, staged.partitions,
-                      staged.first_partition, staged.last_partition, staged.path)
+        staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest,
+                              cache=PartitionCache(load_settings().partition_cache_dir))  # it logs what it staged
         if self.reports_uri:  # the exact partitions a model was trained on, for `nightshift lineage`
             from nightshift.core.run_reports import PARTITIONS, run_reports_uri
             from nightshift.core.s3 import S3Uri

@@ -79,3 +79,46 @@ def test_seed_names_a_missing_timestamp_column(tmp_path, s3, bucket):
     path.write_text("fare,tips\n1,2\n")
     with pytest.raises(NightshiftError, match="no_ts.csv: column 'trip_start_timestamp' not found"):
         seed(s3, path, f"s3://{bucket}/x/", "trip_start_timestamp")
+
+
+def test_a_second_stage_downloads_only_what_changed_and_forgets_what_s3_no_longer_holds(s3, bucket, tmp_path):
+    from urllib.parse import quote
+
+    from nightshift.control.partition_cache import PartitionCache
+
+    keys = [f"t/date=2016-01-0{day}/part-00000.csv" for day in (1, 2, 3)]
+    for day, key in enumerate(keys, start=1):
+        s3.put_object(Bucket=bucket, Key=key, Body=f"a,b\n{day},{day}\n".encode())
+    cache = PartitionCache(tmp_path / "cache")
+    gets: list[str] = []
+
+    def count(params, **_kwargs):
+        gets.append(params["Key"])
+
+    s3.meta.events.register("before-parameter-build.s3.GetObject", count)
+
+    def stage(name: str):
+        gets.clear()
+        return stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / name,
+                            cache=cache)
+
+    first = stage("1.csv")
+    assert sorted(gets) == keys and first.downloaded == 3
+    second = stage("2.csv")
+    assert gets == [] and second.downloaded == 0 and second.rows == 3
+    assert second.path.read_bytes() == first.path.read_bytes() == b"a,b\n1,1\n2,2\n3,3\n"
+
+    s3.put_object(Bucket=bucket, Key=keys[1], Body=b"a,b\n20,20\n")  # replaced in place
+    copies = {key: tmp_path / "cache" / bucket / ("k" + quote(key, safe="")) for key in keys}
+    copies[keys[0]].write_bytes(b"a,b\n9,9\n")  # a damaged copy
+    third = stage("3.csv")
+    assert sorted(gets) == keys[:2] and third.downloaded == 2
+    assert third.path.read_bytes() == b"a,b\n1,1\n20,20\n3,3\n"
+    listed = {o["Key"]: o["ETag"].strip('"') for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert [p["etag"] for p in third.partition_uris] == [listed[k] for k in keys]
+
+    s3.delete_object(Bucket=bucket, Key=keys[2])
+    fourth = stage("4.csv")
+    assert gets == [] and fourth.rows == 2
+    assert sorted(p.name for p in (tmp_path / "cache" / bucket).iterdir()) == sorted(copies[k].name for k in keys[:2])
+    assert copies[keys[1]].read_bytes() == b"a,b\n20,20\n"

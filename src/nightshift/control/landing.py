@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nightshift.core.errors import NightshiftError
-from nightshift.core.s3 import S3Uri, ensure_bucket, get_bytes, list_keys, put_if_absent
+from nightshift.core.s3 import S3Uri, ensure_bucket, get_bytes, list_etags, list_keys, put_if_absent
 from nightshift.core.windows import DataWindow, partition_date, partition_prefix, select_partitions
+
+if TYPE_CHECKING:
+    from nightshift.control.partition_cache import PartitionCache
 
 log = logging.getLogger(__name__)
 PART_NAME = "part-00000.csv"
@@ -127,6 +130,7 @@ class StagedData:
     window: DataWindow
     problems: tuple[str, ...] = ()  # partitions left out because they could not be merged; the gate fails on them
     partition_uris: tuple[dict[str, str], ...] = ()  # every partition read, with the ETag it had: lineage
+    downloaded: int = 0  # partitions fetched from S3; the others came from the partition cache
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +141,7 @@ class StagedData:
             "last_partition": self.last_partition,
             "path": str(self.path),
             "problems": list(self.problems),
+            "downloaded": self.downloaded,
         }
 
 
@@ -162,18 +167,26 @@ def _prefetch(pool: ThreadPoolExecutor, fetch: Callable[[str], T], keys: list[st
         yield result
 
 
-def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, workers: int = 8) -> StagedData:
+def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, workers: int = 8,
+                 cache: PartitionCache | None = None) -> StagedData:
     """Download the window's partitions and merge them (one header, the first partition's column order)
     into `dest`. A partition that cannot be read or has other columns is left out and reported in
-    `problems`, so the contract gate can name it; nothing here decides whether the data is good."""
+    `problems`, so the contract gate can name it; nothing here decides whether the data is good.
+    With `cache`, a partition whose local copy is the object S3 lists is read from there, not downloaded."""
     from nightshift.control.reading import UnreadableInput, check_delimiter, decode_text
 
     base = S3Uri.parse(raw_uri)
-    keys = select_partitions(list_keys(client, base.bucket, base.key), window, where=raw_uri)
+    listed = list_etags(client, base.bucket, base.key)
+    keys = select_partitions(list(listed), window, where=raw_uri)
 
-    def fetch(key: str) -> tuple[bytes, str]:
+    def fetch(key: str) -> tuple[bytes, str, bool]:
+        if cache is not None and (body := cache.get(base.bucket, key, listed[key])) is not None:
+            return body, listed[key], False
         response = client.get_object(Bucket=base.bucket, Key=key)
-        return response["Body"].read(), response.get("ETag", "").strip('"')
+        body, etag = response["Body"].read(), response.get("ETag", "").strip('"')
+        if cache is not None:
+            cache.put(base.bucket, key, etag, body)
+        return body, etag, True
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".partial")
@@ -181,12 +194,15 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     rows = 0
     problems: list[str] = []
     etags: list[str] = []
+    downloaded = 0
     with tmp.open("w", newline="", encoding="utf-8") as out, ThreadPoolExecutor(max_workers=workers) as pool:
         writer = csv.writer(out, lineterminator="\n")
         # Partitions are written in order as they arrive; at most 2 x workers are held at once, so memory is
         # bounded by the partition size, not by the window.
-        for key, (body, etag) in zip(keys, _prefetch(pool, fetch, keys, depth=2 * workers), strict=True):
+        for key, (body, etag, was_downloaded) in zip(keys, _prefetch(pool, fetch, keys, depth=2 * workers),
+                                                     strict=True):
             etags.append(etag)
+            downloaded += was_downloaded
             where = f"s3://{base.bucket}/{key}"
             try:
                 text = decode_text(body, where)
@@ -223,6 +239,10 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     tmp.replace(dest)
     read_as = tuple({"uri": f"s3://{base.bucket}/{key}", "etag": etag} for key, etag in zip(keys, etags, strict=True))
     first, last = partition_date(keys[0]), partition_date(keys[-1])
+    if cache is not None:
+        pruned = cache.prune(base.bucket, base.key, set(listed))
+        log.info("partition cache: %d of %d partitions downloaded, %d read from %s; %d copies of objects no "
+                 "longer listed removed", downloaded, len(keys), len(keys) - downloaded, cache.root, pruned)
     log.info("staged %d rows from %d partitions (%s .. %s) into %s; %d problem(s)", rows, len(keys), first, last,
              dest, len(problems))
-    return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems), read_as)
+    return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems), read_as, downloaded)

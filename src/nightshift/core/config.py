@@ -34,6 +34,11 @@ class Settings:
     def pipeline_root(self) -> Path:
         return self.var_dir / "tfx"
 
+    @property
+    def partition_cache_dir(self) -> Path:
+        """Raw partitions already staged on this worker (nightshift.control.partition_cache)."""
+        return self.var_dir / "cache" / "partitions"
+
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)

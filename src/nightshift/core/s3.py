@@ -73,11 +73,20 @@ def ensure_bucket(client: Any, bucket: str) -> None:
         client.create_bucket(Bucket=bucket)
 
 
+def _iter_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
 def iter_keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
     """Every key under a prefix, page by page (the listing is never held whole)."""
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            yield obj["Key"]
+    for obj in _iter_objects(client, bucket, prefix):
+        yield obj["Key"]
+
+
+def list_etags(client: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """Every key under a prefix with the ETag the listing gives it (unquoted), in key order."""
+    return {obj["Key"]: obj.get("ETag", "").strip('"') for obj in _iter_objects(client, bucket, prefix)}
 
 
 def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:

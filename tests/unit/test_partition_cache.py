@@ -1,0 +1,68 @@
+"""The worker-local partition cache keeps only exact copies and removes only its own files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from nightshift.control.partition_cache import PartitionCache
+
+pytestmark = pytest.mark.unit
+
+BODY = b"a,b\n1,2\n"
+ETAG = hashlib.md5(BODY).hexdigest()
+KEY = "taxi/date=2016-01-01/part-00000.csv"
+
+
+def test_a_copy_is_returned_only_for_the_etag_it_was_kept_under(tmp_path):
+    cache = PartitionCache(tmp_path)
+    assert cache.get("raw", KEY, ETAG) is None
+    cache.put("raw", KEY, ETAG, BODY)
+    assert cache.get("raw", KEY, ETAG) == BODY
+    assert cache.get("raw", KEY, hashlib.md5(b"other").hexdigest()) is None  # S3 now holds other bytes
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == ["ktaxi%2Fdate%3D2016-01-01%2Fpart-00000.csv"]
+
+
+def test_bytes_that_do_not_match_their_etag_are_not_kept_and_a_damaged_copy_is_not_returned(tmp_path):
+    cache = PartitionCache(tmp_path)
+    cache.put("raw", KEY, hashlib.md5(b"other").hexdigest(), BODY)
+    assert not (tmp_path / "raw").exists()
+    cache.put("raw", KEY, ETAG, BODY)
+    [copy] = (tmp_path / "raw").iterdir()
+    copy.write_bytes(b"a,b\n1,3\n")  # same size, one byte changed
+    assert cache.get("raw", KEY, ETAG) is None
+
+
+def test_a_multipart_etag_is_no_md5_so_the_object_is_never_cached(tmp_path):
+    cache = PartitionCache(tmp_path)
+    multipart = ETAG + "-2"
+    cache.put("raw", KEY, multipart, BODY)
+    assert cache.get("raw", KEY, multipart) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_that_climbs_out_of_the_folder_is_kept_inside_it(tmp_path):
+    cache = PartitionCache(tmp_path / "cache")
+    (tmp_path / "outside.csv").write_bytes(BODY)
+    cache.put("raw", "../../outside2.csv", ETAG, BODY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "outside.csv"]
+    assert [p.name for p in (tmp_path / "cache/raw").iterdir()] == ["k..%2F..%2Foutside2.csv"]
+    assert cache.get("raw", "../../outside.csv", ETAG) is None  # never reads the file outside
+
+
+def test_prune_removes_copies_of_unlisted_objects_under_the_prefix_only(tmp_path):
+    cache = PartitionCache(tmp_path)
+    kept, gone = "taxi/date=2016-01-01/part-00000.csv", "taxi/date=2016-01-02/part-00000.csv"
+    other = "taxi-score/date=2016-01-02/part-00000.csv"  # shares the prefix's text, not its folder
+    for key in (kept, gone, other):
+        cache.put("raw", key, ETAG, BODY)
+    cache.put("other-bucket", gone, ETAG, BODY)
+    in_flight = tmp_path / "raw" / ".ktaxi%2Fdate%3D2016-01-02%2Fpart-00000.csv.1.2.partial"  # another run's
+    in_flight.write_bytes(b"a,b\n")
+
+    assert cache.prune("raw", "taxi/", {kept}) == 1
+    assert cache.get("raw", gone, ETAG) is None
+    assert cache.get("raw", kept, ETAG) == BODY and cache.get("raw", other, ETAG) == BODY
+    assert cache.get("other-bucket", gone, ETAG) == BODY and in_flight.exists()
+    assert cache.prune("raw", "nothing-here/", set()) == 0
