@@ -4,6 +4,9 @@ the `serving_columns` signature or the list columns tfx_bsl's Examples encoder t
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,12 +54,26 @@ def _read_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int, 
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-            convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+            # Only an empty field is missing, as in CsvExampleGen (tfx_bsl's CSV decoder), which the model was
+            # trained from: Arrow's default list would also turn a string "NA", "NULL" or "nan" into missing.
+            convert_options=pacsv.ConvertOptions(column_types=column_types, null_values=[""],
+                                                 strings_can_be_null=True),
         )
         _require_key(where or str(path), reader.schema.names, key_column)
         yield from reader
     except pa.ArrowInvalid as exc:
-        raise ScoringInputError(f"{path}: {exc}") from exc
+        raise ScoringInputError(f"{path}: {_name_the_column(str(exc), path)}") from exc
+
+
+def _name_the_column(message: str, path: Path) -> str:
+    """Arrow's conversion errors count columns ("In CSV column #3: ..."); a user looks for a name."""
+    found = re.search(r"CSV column #(\d+)", message)
+    if not found:
+        return message
+    with pa.input_stream(str(path), compression="detect") as stream:
+        header = next(csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")), [])
+    index = int(found.group(1))
+    return f"column {header[index]!r}: {message}" if index < len(header) else message
 
 
 def _exactly(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

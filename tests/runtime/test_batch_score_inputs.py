@@ -73,3 +73,21 @@ def test_placeholder_rows_convert_like_real_ones():
     assert out["fare"].tolist() == [0.0] * 3 and out["trip_start_hour"].dtype == np.int64
     assert out["company"].tolist() == [b""] * 3
     assert all(out[f"{name}__present"].tolist() == [True] * 3 for name in SPEC)
+
+
+def test_only_an_empty_csv_field_is_missing_as_in_csv_example_gen(tmp_path):
+    from nightshift_tfx.score_input import iter_batches
+
+    path = tmp_path / "in.csv"
+    path.write_text("fare,trip_start_hour,company,dropoff_latitude\n"
+                    "1.5,3,NA,nan\n2.0,4,NULL,\n2.5,5,,41.9\n")
+    [batch] = iter_batches(path, SPEC, 10)
+    out = to_column_tensors(batch, SPEC, "in.csv")
+    assert out["company"].tolist() == [b"NA", b"NULL", b""]  # strings, as tfx_bsl decodes them for training
+    assert out["company__present"].tolist() == [True, True, False]
+    assert out["dropoff_latitude__present"].tolist() == [True, False, True]
+    assert np.isnan(out["dropoff_latitude"][0]) and out["dropoff_latitude"][2] == pytest.approx(41.9)
+
+    path.write_text("fare,trip_start_hour\nNA,3\n")
+    with pytest.raises(ScoringInputError, match="in.csv: column 'fare': In CSV column #0: .* invalid value 'NA'"):
+        list(iter_batches(path, SPEC, 10))
