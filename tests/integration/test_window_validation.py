@@ -215,3 +215,28 @@ def test_gx_still_finds_decimals_in_object_arrays_and_a_mean_over_floats_is_exac
     scan = gx_util.does_ndarray_contain_decimal_dtype  # as GX's mean, sum and stdev call it, after the gate's setup
     assert scan(np.array([1.5, Decimal("2.5")], dtype=object)) is True
     assert scan(np.array([1.5, 2.5])) is False
+
+
+def test_only_an_empty_field_is_missing_as_in_csv_example_gen(taxi_csv, taxi_contract, tmp_path):
+    """A string "NA" is a value (tfx_bsl's CSV decoder, which ExampleGen uses, reads it so); in a numeric
+    column it is a wrong type, which the gate names, not a gap it forgives."""
+    data = pd.read_csv(taxi_csv)
+    text = data.to_csv(index=False).splitlines()
+    header = text[0].split(",")
+    first = text[1].split(",")
+    first[header.index("company")] = "NA"
+    second = text[2].split(",")
+    second[header.index("fare")] = "NA"
+    path = tmp_path / "na.csv"
+    path.write_text("\n".join([text[0], ",".join(first), ",".join(second), *text[3:]]) + "\n")
+
+    whole = reading.read_table(str(path))
+    assert whole.loc[0, "company"] == "NA" and not pd.api.types.is_numeric_dtype(whole["fare"])
+    assert int(whole["company"].isna().sum()) == int(data["company"].isna().sum()) - pd.isna(data.loc[0, "company"])
+    chunked = pd.concat(reading.read_chunks(path, 5000))
+    assert chunked.loc[0, "company"] == "NA" and int(chunked["fare"].isna().sum()) == 0
+
+    results = {(r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
+               for r in validate_file(path, taxi_contract, chunk_rows=5000).outcome.results}
+    assert results[("expect_column_values_to_be_in_type_list", "fare")].success is False
+    assert results[("expect_column_values_to_not_be_null", "fare")].success is True

@@ -97,6 +97,12 @@ def check_delimiter(text: str, where: str, expected_columns: list[str] | None = 
         )
 
 
+# The gates see missing values as CsvExampleGen (tfx_bsl's CSV decoder) and the batch scorer do: only an empty
+# field. pandas' default list would also read a string "NA", "NULL" or "nan" as missing, so a numeric column
+# holding "NA" would pass as having a gap while ExampleGen turned the whole column into strings.
+ONLY_EMPTY_IS_MISSING = {"keep_default_na": False, "na_values": [""]}
+
+
 def read_table(source: str, client: Any = None, expected_columns: list[str] | None = None) -> pd.DataFrame:
     """A DataFrame from a local path or s3:// URI (CSV, optionally gzip'd); UnreadableInput otherwise.
 
@@ -119,7 +125,8 @@ def read_table(source: str, client: Any = None, expected_columns: list[str] | No
 def _parse(handle: Any, source: str, raw: Any) -> pd.DataFrame:
     import pandas as pd
 
-    return _named_errors(lambda: pd.read_csv(handle, low_memory=False, encoding="utf-8-sig"), source, raw)
+    return _named_errors(lambda: pd.read_csv(handle, low_memory=False, encoding="utf-8-sig", **ONLY_EMPTY_IS_MISSING),
+                         source, raw)
 
 
 def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -149,7 +156,8 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         check_delimiter(head_text(head), source, None)
     raw = lambda: decompress(path.read_bytes(), source)  # noqa: E731 - read only to name a bad byte
     reader = _named_errors(lambda: pd.read_csv(path, chunksize=chunk_rows, low_memory=False, encoding="utf-8-sig",
-                                               compression="gzip" if gzipped else None), source, raw)
+                                               compression="gzip" if gzipped else None, **ONLY_EMPTY_IS_MISSING),
+                           source, raw)
 
     def chunks() -> Iterator[pd.DataFrame]:
         while (chunk := _named_errors(lambda: next(reader, None), source, raw)) is not None:
