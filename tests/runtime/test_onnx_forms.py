@@ -73,6 +73,12 @@ def _held_out(rows: int = ROWS) -> HeldOut:
     return HeldOut(columns, rng.integers(0, 2, rows), "generated rows")
 
 
+def _signatures(model_dir: Path):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(model_dir)).signatures
+
+
 @pytest.fixture(scope="module")
 def one_bucket(tmp_path_factory) -> Path:
     return _save_model(tmp_path_factory.mktemp("model1") / "model", oov_buckets=1)
@@ -81,7 +87,7 @@ def one_bucket(tmp_path_factory) -> Path:
 def test_the_onnx_form_scores_as_the_savedmodel_on_every_row(one_bucket, tmp_path):
     held_out = _held_out()
     export(one_bucket, tmp_path / "model.onnx")
-    reference = savedmodel_scores(one_bucket, held_out)
+    reference = savedmodel_scores(_signatures(one_bucket), held_out)
     agreement = measure(reference, onnx_scores(tmp_path / "model.onnx", held_out), held_out.labels)
     assert agreement.rows == ROWS and agreement.same_label == 1.0 and agreement.accuracy_delta == 0.0
     assert agreement.max_abs_diff <= 1e-6
@@ -89,7 +95,7 @@ def test_the_onnx_form_scores_as_the_savedmodel_on_every_row(one_bucket, tmp_pat
 
 
 def test_forms_are_published_with_their_figures_and_the_int8_one_is_held_to_the_accuracy_bound(one_bucket, tmp_path):
-    files, records = build_forms(one_bucket, _held_out(), {}, tmp_path)
+    files, records = build_forms(one_bucket, _signatures(one_bucket), _held_out(), {}, tmp_path)
     assert records["onnx"]["published"] and records["onnx"]["path"] == FORM_FILES["onnx"]
     assert files[FORM_FILES["onnx"]] == tmp_path / "model.onnx"
     assert records["onnx"]["size"] == (tmp_path / "model.onnx").stat().st_size
@@ -114,7 +120,7 @@ def test_a_perturbed_form_is_refused_with_the_measured_difference_and_nothing_is
         weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 1.05, weight.name))
         onnx.save(model, str(path))
 
-    files, records = build_forms(one_bucket, _held_out(), {}, tmp_path, perturb=perturb)
+    files, records = build_forms(one_bucket, _signatures(one_bucket), _held_out(), {}, tmp_path, perturb=perturb)
     assert files == {}
     assert records["onnx"]["published"] is False and "onnx_int8" not in records
     [reason] = records["onnx"]["refused"]
@@ -127,7 +133,7 @@ def test_more_than_one_out_of_vocabulary_bucket_is_refused_at_export_with_the_re
     model = _save_model(tmp_path / "model10", oov_buckets=10)
     with pytest.raises(OnnxExportError, match="StringToHashBucketFast with 10 buckets .*num_oov_buckets=1"):
         export(model, tmp_path / "model.onnx")
-    files, records = build_forms(model, _held_out(200), {}, tmp_path)
+    files, records = build_forms(model, _signatures(model), _held_out(200), {}, tmp_path)
     assert files == {} and records["onnx"]["published"] is False
     assert records["onnx"]["refused"][0].startswith("export failed: OnnxExportError: StringToHashBucketFast")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,11 @@ def _chunks(columns: dict[str, np.ndarray], rows: int):
         yield {k: v[start:start + CHUNK_ROWS] for k, v in columns.items()}
 
 
-def savedmodel_scores(model_dir: Path, held_out: HeldOut) -> np.ndarray:
+def savedmodel_scores(signatures: Mapping[str, Any], held_out: HeldOut) -> np.ndarray:
+    """The reference every form is held to: `serving_columns` of the loaded SavedModel's `signatures`."""
     import tensorflow as tf
 
-    serve = tf.saved_model.load(str(model_dir)).signatures["serving_columns"]
+    serve = signatures["serving_columns"]
     return np.concatenate([serve(**{k: tf.constant(v) for k, v in chunk.items()})["outputs"].numpy()
                            for chunk in _chunks(held_out.columns, held_out.rows)])
 
@@ -102,19 +103,22 @@ def _record(name: str, path: Path, agreement: Agreement | None, reasons: list[st
     return record
 
 
-def build_forms(model_dir: Path, held_out: HeldOut, policy: dict[str, Any], workdir: Path,
-                perturb: Callable[[Path], None] | None = None) -> tuple[dict[str, Path], dict[str, Any]]:
+def build_forms(model_dir: Path, signatures: Mapping[str, Any], held_out: HeldOut, policy: dict[str, Any],
+                workdir: Path, perturb: Callable[[Path], None] | None = None
+                ) -> tuple[dict[str, Path], dict[str, Any]]:
     """(files to publish: path inside the version -> local file, the manifest's record of every form).
 
-    `policy` is the spec's `forms` section (nightshift.core.spec.FormsSpec as a dict). `perturb` alters the
-    exported ONNX file before it is measured: tests use it to show a wrong form is refused."""
+    `signatures`: the SavedModel at `model_dir`, loaded once by the caller (which derived the held-out labels
+    with it: a load costs ~1 s here). `policy` is the spec's `forms` section (nightshift.core.spec.FormsSpec as
+    a dict). `perturb` alters the exported ONNX file before it is measured: tests use it to show a wrong form
+    is refused."""
     files: dict[str, Path] = {}
     records: dict[str, Any] = {}
     if not policy.get("onnx", True):
         return files, records
     from nightshift_tfx.forms.onnx_export import export
 
-    reference = savedmodel_scores(model_dir, held_out)
+    reference = savedmodel_scores(signatures, held_out)
     size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
     records["savedmodel"] = {"published": True, "size": size,
                              "accuracy": measure(reference, reference, held_out.labels).accuracy,

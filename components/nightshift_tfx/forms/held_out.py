@@ -4,6 +4,7 @@ never seen in training), as the `serving_columns` inputs and the labels the mode
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ def read_examples(split_dir: Path, max_rows: int = DEFAULT_MAX_ROWS) -> list[byt
     return [record.numpy() for record in dataset]
 
 
-def from_examples(model_dir: Path, serialized: list[bytes], spec: dict[str, dict[str, Any]], label_key: str,
-                  source: str) -> HeldOut:
+def from_examples(signatures: Mapping[str, Any], serialized: list[bytes], spec: dict[str, dict[str, Any]],
+                  label_key: str, source: str) -> HeldOut:
     """Each feature of the model's spec (model_metadata.load_feature_spec) as values + presence mask; the label
-    from the SavedModel's `transform_features` signature, the Evaluator's own way to derive it."""
+    from the SavedModel's `transform_features` signature (`signatures`: the loaded SavedModel's), the
+    Evaluator's own way to derive it."""
     import tensorflow as tf
 
     dtypes = {"float": tf.float32, "int": tf.int64, "string": tf.string}
@@ -58,15 +60,14 @@ def from_examples(model_dir: Path, serialized: list[bytes], spec: dict[str, dict
             columns[name], columns[name + "__present"] = dense.numpy()[:, 0], present
         else:
             columns[name], columns[name + "__present"] = value.numpy(), np.ones(len(serialized), dtype=bool)
-    return HeldOut(columns, _labels(model_dir, batch, label_key), source)
+    return HeldOut(columns, _labels(signatures, batch, label_key), source)
 
 
-def _labels(model_dir: Path, batch: Any, label_key: str) -> np.ndarray | None:
+def _labels(signatures: Mapping[str, Any], batch: Any, label_key: str) -> np.ndarray | None:
     """The class index per row as the model's tf.Transform derives it; None (forms are then held to agreement
     alone and a quantised form is refused) when the model has no such output or the rows lack the raw label."""
     import tensorflow as tf
 
-    signatures = tf.saved_model.load(str(model_dir)).signatures
     if "transform_features" not in signatures:
         return None
     try:

@@ -54,18 +54,21 @@ def _optimised_forms(input_dict: dict[str, list[types.Artifact]], exec_propertie
     policy = json.loads(exec_properties.get("forms") or "{}")
     if not policy.get("onnx", True) or not input_dict.get("examples"):
         return {}, {}
+    import tensorflow as tf
+
     from nightshift_tfx.forms.build import build_forms
     from nightshift_tfx.forms.held_out import from_examples, read_examples
     from nightshift_tfx.model_metadata import load_feature_spec
 
     split = Path(artifact_utils.get_split_uri(input_dict["examples"], "eval"))
     try:
-        held_out = from_examples(model_dir, read_examples(split, int(policy.get("held_out_rows", 20000))),
+        signatures = tf.saved_model.load(str(model_dir)).signatures  # once: for the labels and the reference
+        held_out = from_examples(signatures, read_examples(split, int(policy.get("held_out_rows", 20000))),
                                  load_feature_spec(model_dir), exec_properties.get("label_key") or "", str(split))
     except Exception as exc:  # as build_forms: a form is never a reason to hold the model back
         log.warning("optimised forms not built: cannot read held-out rows from %s: %s", split, exc)
         return {}, {"onnx": {"published": False, "refused": [f"no held-out rows: {exc}"]}}
-    return build_forms(model_dir, held_out, policy, workdir)
+    return build_forms(model_dir, signatures, held_out, policy, workdir)
 
 
 class Executor(pusher_executor.Executor):
