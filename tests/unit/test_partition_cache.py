@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +69,23 @@ def test_prune_removes_copies_of_unlisted_objects_under_the_prefix_only(tmp_path
     assert cache.get("raw", kept, ETAG) == BODY and cache.get("raw", other, ETAG) == BODY
     assert cache.get("other-bucket", gone, ETAG) == BODY and in_flight.exists()
     assert cache.prune("raw", "nothing-here/", set()) == 0
+
+
+def test_prune_removes_partial_copies_only_of_dead_processes_of_this_host(tmp_path):
+    from nightshift.control.partition_cache import _host
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead = int(finished.stdout)
+    cache = PartitionCache(tmp_path)
+    cache.put("raw", KEY, ETAG, BODY)
+    name = ".ktaxi%2Fdate%3D2016-01-01%2Fpart-00000.csv"
+    killed = tmp_path / "raw" / f"{name}.{_host()}.{dead}.7.partial"
+    writing = tmp_path / "raw" / f"{name}.{_host()}.{os.getpid()}.7.partial"
+    elsewhere = tmp_path / "raw" / f"{name}.another-worker.{dead}.7.partial"  # its pid means nothing here
+    for path in (killed, writing, elsewhere):
+        path.write_bytes(b"a,b\n")
+
+    assert cache.prune("raw", "taxi/", {KEY}) == 0  # no copy of a listed object goes
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(
+        ["k" + name[2:], writing.name, elsewhere.name])

@@ -8,7 +8,8 @@ MD5 of its bytes, so a copy whose MD5 equals the listed ETag is exactly the obje
 The cache lives in its own folder under NIGHTSHIFT_VAR_DIR, which nightshift creates and nothing else writes:
 every file in it was written here, so replacing and pruning them deletes nothing it did not create. Each copy
 is written to a temporary file and renamed into place, so a reader (another run staging at the same time)
-sees the old copy or the new one, never part of one.
+sees the old copy or the new one, never part of one; the temporary file of a process killed while writing is
+removed by the next prune on the same host.
 """
 
 from __future__ import annotations
@@ -17,12 +18,30 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import threading
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 log = logging.getLogger(__name__)
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+# A copy being written: `.<file name>.<host>.<pid>.<thread>.partial`. The host tells whose pid it is: in the
+# compose profile every worker container shares this folder, each with its own process numbers.
+_PARTIAL = re.compile(r"\.k.*\.(?P<host>[^.]+)\.(?P<pid>\d+)\.\d+\.partial")
+
+
+def _host() -> str:
+    return quote(socket.gethostname(), safe="").replace(".", "%2E")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: checks the process exists, sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 class PartitionCache:
@@ -51,7 +70,7 @@ class PartitionCache:
         if not _MD5_ETAG.fullmatch(etag) or hashlib.md5(body, usedforsecurity=False).hexdigest() != etag:
             return
         path = self._path(bucket, key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        tmp = path.with_name(f".{path.name}.{_host()}.{os.getpid()}.{threading.get_ident()}.partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(body)
@@ -61,13 +80,18 @@ class PartitionCache:
             log.warning("partition cache: cannot keep %s under %s (%s)", key, path.parent, exc)
 
     def prune(self, bucket: str, prefix: str, listed: set[str]) -> int:
-        """Remove the copies of objects under `prefix` that S3 no longer lists; returns how many."""
+        """Remove the copies of objects under `prefix` that S3 no longer lists, and the partial copies that a
+        process of this host which has since died left behind; returns how many copies of unlisted objects went."""
         folder = self._path(bucket, prefix).parent
         if not folder.is_dir():
             return 0
         removed = 0
+        host = _host()
         for path in folder.iterdir():
-            if not path.name.startswith("k"):  # a copy being written by another run
+            if not path.name.startswith("k"):
+                partial = _PARTIAL.fullmatch(path.name)
+                if partial and partial["host"] == host and not _alive(int(partial["pid"])):
+                    path.unlink(missing_ok=True)  # killed while writing; a live writer's copy is left alone
                 continue
             key = unquote(path.name[1:])
             if key.startswith(prefix) and key not in listed:
