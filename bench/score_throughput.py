@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from queue import Empty
+
+from phases import run_phase  # bench/phases.py
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -151,20 +152,6 @@ def _with_forms(model_dir: Path, tmp: Path) -> Path:
     return copy
 
 
-def _run(target, *args) -> tuple:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    while True:  # a phase that dies (an engine without its form, out of memory) ends the benchmark, not hangs it
-        try:
-            out = queue.get(timeout=1)
-            break
-        except Empty:
-            if not proc.is_alive():
-                raise SystemExit(f"{target.__name__} ended with exit code {proc.exitcode} and no result") from None
-    proc.join()
-    return out
 
 
 def _model_dir(args: argparse.Namespace, tmp: Path) -> Path:
@@ -217,14 +204,14 @@ def main() -> int:
             for _ in range(args.repeat if rows == smallest else 1):
                 found: dict[str, tuple] = {}
                 if rows == smallest:
-                    for result in _run(_phase_direct, str(model_dir), str(path), args.direct_rows or rows,
+                    for result in run_phase(_phase_direct, str(model_dir), str(path), args.direct_rows or rows,
                                        args.chunk_rows):
                         found[result[0]] = result
                 for engine in args.engines:
-                    result = _run(_phase_score, str(model_dir), str(path), args.chunk_rows, engine)
+                    result = run_phase(_phase_score, str(model_dir), str(path), args.chunk_rows, engine)
                     found[result[0]] = result
                 if parquet:
-                    result = _run(_phase_score, str(model_dir), str(parquet), args.chunk_rows, "savedmodel")
+                    result = run_phase(_phase_score, str(model_dir), str(parquet), args.chunk_rows, "savedmodel")
                     found[result[0]] = result
                 if rows == smallest:
                     rounds.append(found)

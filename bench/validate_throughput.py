@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from phases import run_phase  # bench/phases.py
+
 WINDOW = ("2016-01-01", "2017-01-01")
 
 
@@ -86,13 +88,6 @@ def _median(runs: list[tuple]) -> tuple:
     return sorted(runs, key=lambda r: r[1])[len(runs) // 2]
 
 
-def _run(target, *args) -> tuple:
-    queue: mp.Queue = mp.get_context("spawn").Queue()
-    proc = mp.get_context("spawn").Process(target=target, args=(*args, queue))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
 
 
 def main() -> int:
@@ -102,6 +97,8 @@ def main() -> int:
     parser.add_argument("--memory-rows", default="150000,1500000",
                         help="window sizes whose gate peak RSS is compared (empty: skip)")
     args = parser.parse_args()
+    if args.rows < 1 or any(int(n) < 1 for n in args.memory_rows.split(",") if n):
+        parser.error("--rows and --memory-rows take positive row counts (an empty --memory-rows skips that part)")
     from nightshift.control.cli.data import taxi_csv_path
     from nightshift.core.config import PROJECT_ROOT
 
@@ -115,7 +112,8 @@ def main() -> int:
         runs: dict[str, list[tuple]] = {k: [] for k in phases}
         for _ in range(args.repeat):
             for key, phase in phases.items():
-                runs[key].append(_run(phase, str(path)) if key == "read" else _run(phase, str(path), contract))
+                extra = () if key == "read" else (contract,)
+                runs[key].append(run_phase(phase, str(path), *extra))
         read, gate, whole = (_median(runs[k]) for k in phases)
         for key in phases:
             print(f"{key:6s} runs: " + ", ".join(f"{r[1]:.2f} s" for r in runs[key]))
@@ -124,7 +122,7 @@ def main() -> int:
         for rows in sizes:
             window = Path(tmp) / f"taxi_{rows}.csv"
             _make_file(taxi_csv_path(), rows, window)
-            peaks.append(_run(_phase_gate, str(window), contract))
+            peaks.append(run_phase(_phase_gate, str(window), contract))
             window.unlink()
     print(f"\n== {args.rows:,} taxi rows, {size_mb:.0f} MB CSV; median of {args.repeat} fresh processes per phase ==")
     for name, seconds, rows, peak in (read, gate, whole):
