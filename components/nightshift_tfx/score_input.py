@@ -45,8 +45,10 @@ def _read_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int, 
         _require_key(where or str(path), parquet.schema_arrow.names, key_column)
         yield from parquet.iter_batches(batch_size=chunk_rows)
         return
-    column_types = {name: pa.float64() if info["dtype"] == "float" else
-                    (pa.float64() if info["dtype"] == "int" else pa.string()) for name, info in spec.items()}
+    # Ints parsed as ints, as CsvExampleGen parses them: exact beyond 2**53, and "5.0" or "5.7" is refused
+    # naming the column rather than read as a float and cut to 5.
+    column_types = {name: {"float": pa.float64(), "int": pa.int64()}.get(info["dtype"], pa.string())
+                    for name, info in spec.items()}
     if key_column:
         column_types[key_column] = pa.string()
     stream = pa.input_stream(str(path), compression="detect")
@@ -127,9 +129,7 @@ def _feature_column(batch: pa.RecordBatch, name: str, info: dict[str, Any], wher
                                 "chunk; the model requires a value in every row")
     try:
         if column.type != dtype:
-            if pa.types.is_integer(dtype) and pa.types.is_floating(column.type):
-                column = pa.compute.floor(column)
-            column = column.cast(dtype)
+            column = column.cast(dtype)  # a safe cast: a float column's whole numbers only (Parquet from pandas)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ScoringInputError(f"{where}: column {name!r}: expected {info['dtype']} values ({exc})") from exc
     return column

@@ -31,6 +31,8 @@ def test_columns_carry_values_and_presence_with_the_models_types():
     ({"trip_start_hour": [1]}, "column 'fare' is missing; the model requires it"),
     ({"fare": [None, 1.0], "trip_start_hour": [1, 2]}, "column 'fare' has 1 empty value"),
     ({"fare": ["cheap"], "trip_start_hour": [1]}, "column 'fare': expected float values"),
+    ({"fare": [1.0, 2.0], "trip_start_hour": [3.0, 23.5]},  # never cut to 23
+     r"column 'trip_start_hour': expected int values \(Float value 23.5 was truncated"),
 ])
 def test_bad_input_names_the_file_and_column(columns, message):
     for convert in (to_column_tensors, to_examples_batch):
@@ -91,3 +93,18 @@ def test_only_an_empty_csv_field_is_missing_as_in_csv_example_gen(tmp_path):
     path.write_text("fare,trip_start_hour\nNA,3\n")
     with pytest.raises(ScoringInputError, match="in.csv: column 'fare': In CSV column #0: .* invalid value 'NA'"):
         list(iter_batches(path, SPEC, 10))
+
+
+def test_csv_ints_are_parsed_as_ints_exactly_and_a_decimal_is_refused_naming_the_column(tmp_path):
+    from nightshift_tfx.score_input import iter_batches
+
+    spec = {"fare": {"dtype": "float", "required": True}, "tract": {"dtype": "int", "required": False}}
+    path = tmp_path / "in.csv"
+    path.write_text(f"fare,tract\n1.5,{2**53 + 1}\n2.0,\n")  # 2**53 + 1 has no float64
+    [batch] = iter_batches(path, spec, 10)
+    out = to_column_tensors(batch, spec, "in.csv")
+    assert out["tract"].tolist() == [2**53 + 1, 0] and out["tract__present"].tolist() == [True, False]
+
+    path.write_text("fare,tract\n1.5,17\n2.0,5.0\n")
+    with pytest.raises(ScoringInputError, match="in.csv: column 'tract': In CSV column #1: .* invalid value '5.0'"):
+        list(iter_batches(path, spec, 10))
