@@ -156,3 +156,38 @@ def test_strings_reach_onnx_runtime_as_utf8_text():
 def test_refusals_name_each_measured_reason(form, labels, bound, expected):
     agreement = measure(np.array([[0.9], [0.2]]), form, labels)
     assert refusals(agreement, 0.1, bound) == expected
+
+
+def test_category_encodings_convert_exactly_counts_binary_and_values_out_of_range(tmp_path):
+    """DenseBincount (Keras' CategoryEncoding) gets its own conversion (ScatterElements, not tf2onnx's Unique +
+    ScatterND): one value per row and three, counted and binary, values from `size` up left out."""
+    import tensorflow as tf
+
+    size = 5
+
+    class Model(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="code"),
+                                      tf.TensorSpec([None], tf.bool, name="code__present")])
+        def serve(self, code, code__present):
+            one = tf.reshape(tf.cast(code, tf.int32), [-1, 1])
+            three = tf.concat([one, one, (one + 2) % 8], axis=1)  # a repeated value, and values up to 7
+            empty = tf.constant([], tf.float32)
+            parts = [tf.raw_ops.DenseBincount(input=x, size=size, weights=empty, binary_output=binary)
+                     for x in (one, three) for binary in (False, True)]
+            return {"outputs": tf.concat(parts, axis=1)}
+
+    model = Model()
+    tf.saved_model.save(model, str(tmp_path / "model"), signatures={"serving_columns": model.serve})
+    export(tmp_path / "model", tmp_path / "model.onnx")
+    codes = np.arange(8, dtype=np.int64).repeat(3)  # 5, 6 and 7 are beyond size
+    columns = {"code": codes, "code__present": np.ones(len(codes), dtype=bool)}
+    held_out = HeldOut(columns, None, "codes 0-7")
+    expected = savedmodel_scores(_signatures(tmp_path / "model"), held_out)
+    got = onnx_scores(tmp_path / "model.onnx", held_out)
+    assert got.shape == expected.shape == (24, 4 * size)
+    assert np.array_equal(got, expected)
+    assert expected[:, :size].sum() == 15 and expected[:, 2 * size:3 * size].max() == 2  # what was compared
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert "ScatterElements" in ops and "Unique" not in ops

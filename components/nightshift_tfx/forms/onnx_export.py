@@ -10,6 +10,10 @@ Two TensorFlow ops of the tf.Transform graph have no ONNX form in tf2onnx; the h
   has an op of that name, but measured here it puts 4 of 6 strings in another bucket than TensorFlow does
   ("" included, which is every missing value). With one bucket the result is 0 whatever the hash, so that case
   is exact; with more, export stops and says so (a module sets num_oov_buckets=1 to get an ONNX form).
+One more op is converted here for speed: `DenseBincount` (Keras' CategoryEncoding, the wide part of a
+wide-and-deep model). tf2onnx builds it as Unique over (row, value) pairs and a ScatterND into an int64 matrix
+of zeros, then a Cast: 80 % of ONNX Runtime's time on the taxi model. A ScatterElements into a matrix of the
+output's type computes the same counts (see `DenseBincount`).
 The result is still checked against the SavedModel on held-out rows before anything publishes it (forms.build).
 """
 
@@ -23,6 +27,7 @@ from onnx import TensorProto, helper
 from tf2onnx import tf_loader
 from tf2onnx.graph_builder import GraphBuilder
 from tf2onnx.handler import tf_op
+from tf2onnx.onnx_opset.tensor import Bincount as Tf2onnxBincount  # registers tf2onnx's own first
 
 log = logging.getLogger(__name__)
 SIGNATURE = "serving_columns"
@@ -72,6 +77,53 @@ class StringToHashBucketFast:
         zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
         ctx.make_node("ConstantOfShape", [shape], attr={"value": zero}, name=node.name, outputs=node.output,
                       shapes=shapes, dtypes=dtypes)
+
+
+@tf_op("DenseBincount")
+class DenseBincount:
+    """tf.raw_ops.DenseBincount(input [R, C] ints, size, weights empty) -> [R, size]: per row, how often each
+    value in [0, size) occurs (1 for "at least once" with binary_output); a value from size up is not counted
+    (a negative one TensorFlow refuses; it is not counted here either).
+
+    Here: a ScatterElements of ones into a matrix of zeros of the output's type, along the value axis. An index
+    outside [0, size) would make ScatterElements fail, so such a value writes a 0 at column 0 instead. With one
+    value per row every write lands on its own cell; with more, the writes add up (and are capped at 1 for
+    binary_output). Measured on [32768, 1] into 1001 columns: 16 ms a call, against 52 ms for OneHot.
+    Weighted counts keep tf2onnx's conversion."""
+
+    @classmethod
+    def version_13(cls, ctx, node, **kwargs):
+        values, size, weights = node.input
+        shape, weights_shape = ctx.get_shape(values), ctx.get_shape(weights)
+        if shape is None or len(shape) != 2 or weights_shape is None or 0 not in weights_shape:
+            Tf2onnxBincount.version_13(ctx, node, **kwargs)
+            return
+        builder = GraphBuilder(ctx)
+        dtype = ctx.get_dtype(weights)
+        np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+        values = ctx.make_node("Cast", [values], attr={"to": TensorProto.INT64}).output[0]
+        one_dim = ctx.make_const(f"{node.name}__one_dim", np.array([1], np.int64)).output[0]
+        depth = ctx.make_node("Reshape", [ctx.make_node("Cast", [size], attr={"to": TensorProto.INT64}).output[0],
+                                          one_dim]).output[0]  # [size]: a scalar in TensorFlow
+        zero = ctx.make_const(f"{node.name}__zero", np.array(0, np.int64)).output[0]
+        negative = ctx.make_node("Less", [values, zero]).output[0]
+        below_size = ctx.make_node("Less", [values, depth]).output[0]
+        in_range = ctx.make_node("And", [ctx.make_node("Not", [negative]).output[0], below_size]).output[0]
+        index = ctx.make_node("Where", [in_range, values, zero]).output[0]
+        ones = ctx.make_node("Cast", [in_range], attr={"to": dtype}).output[0]
+        rows = builder.make_slice({"data": ctx.make_node("Shape", [values]).output[0], "starts": [0], "ends": [1],
+                                   "axes": [0]})
+        out_shape = ctx.make_node("Concat", [rows, depth], attr={"axis": 0}).output[0]
+        zeros = ctx.make_node("ConstantOfShape", [out_shape],
+                              attr={"value": helper.make_tensor("value", dtype, [1], [np_dtype.type(0)])}).output[0]
+        single = shape[1] == 1  # one value per row: each write has its own cell, binary or not
+        counts = ctx.make_node("ScatterElements", [zeros, index, ones],
+                               attr={"axis": 1, "reduction": "none" if single else "add"}).output[0]
+        if not single and node.get_attr_value("binary_output", False):
+            one = ctx.make_const(f"{node.name}__one", np.array(1, np_dtype)).output[0]
+            counts = ctx.make_node("Min", [counts, one]).output[0]
+        ctx.replace_all_inputs(node.output[0], counts)
+        ctx.remove_node(node.name)
 
 
 def export(model_dir: Path, output: Path) -> list[str]:
