@@ -191,3 +191,43 @@ def test_category_encodings_convert_exactly_counts_binary_and_values_out_of_rang
 
     ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
     assert "ScatterElements" in ops and "Unique" not in ops
+
+
+def test_a_linear_layer_over_one_hot_columns_becomes_lookups_with_the_same_scores(tmp_path):
+    """The wide part of a wide-and-deep model (tf.math.bincount as Keras' CategoryEncoding calls it, concatenated
+    with a dense column, times one weight matrix) is exported as weight-row lookups (forms.onnx_wide), and scores
+    as TensorFlow does, out-of-range codes included."""
+    import onnx
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+
+    class Model(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.Variable(rng.normal(size=(1 + 5 + 3, 2)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="code"),
+                                      tf.TensorSpec([None], tf.bool, name="code__present"),
+                                      tf.TensorSpec([None], tf.float32, name="fare"),
+                                      tf.TensorSpec([None], tf.bool, name="fare__present")])
+        def serve(self, code, code__present, fare, fare__present):
+            column = tf.reshape(code, [-1, 1])
+            wide = [tf.math.bincount(column % modulo, minlength=size, maxlength=size, binary_output=True, axis=-1,
+                                     dtype=tf.float32) for modulo, size in ((7, 5), (3, 3))]
+            joined = tf.concat([tf.reshape(fare, [-1, 1]), *wide], axis=1)
+            return {"outputs": tf.sigmoid(tf.matmul(joined, self.kernel))}
+
+    model = Model()
+    tf.saved_model.save(model, str(tmp_path / "model"), signatures={"serving_columns": model.serve})
+    export(tmp_path / "model", tmp_path / "model.onnx")
+    codes = np.arange(21, dtype=np.int64)  # code % 7 reaches 5 and 6: beyond the first encoding's 5 columns
+    columns = {"code": codes, "code__present": np.ones(21, dtype=bool),
+               "fare": rng.normal(size=21).astype(np.float32), "fare__present": np.ones(21, dtype=bool)}
+    held_out = HeldOut(columns, None, "codes 0-20")
+    expected = savedmodel_scores(_signatures(tmp_path / "model"), held_out)
+    got = onnx_scores(tmp_path / "model.onnx", held_out)
+    assert got.shape == expected.shape == (21, 2)
+    assert np.max(np.abs(got - expected)) <= 1e-6
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node]
+    assert ops.count("Gather") >= 2 and "ScatterElements" not in ops and ops.count("MatMul") == 1

@@ -30,6 +30,8 @@ from tf2onnx.graph_builder import GraphBuilder
 from tf2onnx.handler import tf_op
 from tf2onnx.onnx_opset.tensor import Bincount as Tf2onnxBincount  # registers tf2onnx's own first
 
+from nightshift_tfx.forms.onnx_wide import fold_one_hot_products
+
 log = logging.getLogger(__name__)
 SIGNATURE = "serving_columns"
 OPSET = 17
@@ -103,9 +105,13 @@ class DenseBincount:
         dtype = ctx.get_dtype(weights)
         np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
         values = ctx.make_node("Cast", [values], attr={"to": TensorProto.INT64}).output[0]
-        one_dim = ctx.make_const(f"{node.name}__one_dim", np.array([1], np.int64)).output[0]
-        depth = ctx.make_node("Reshape", [ctx.make_node("Cast", [size], attr={"to": TensorProto.INT64}).output[0],
-                                          one_dim]).output[0]  # [size]: a scalar in TensorFlow
+        width = _static_size(ctx, size)
+        if width is not None:  # a constant: the output's width is known, which onnx_wide needs
+            depth = ctx.make_const(f"{node.name}__depth", np.array([width], np.int64)).output[0]
+        else:
+            one_dim = ctx.make_const(f"{node.name}__one_dim", np.array([1], np.int64)).output[0]
+            depth = ctx.make_node("Reshape", [ctx.make_node("Cast", [size], attr={"to": TensorProto.INT64})
+                                              .output[0], one_dim]).output[0]  # [size]: a scalar in TensorFlow
         zero = ctx.make_const(f"{node.name}__zero", np.array(0, np.int64)).output[0]
         negative = ctx.make_node("Less", [values, zero]).output[0]
         below_size = ctx.make_node("Less", [values, depth]).output[0]
@@ -127,6 +133,23 @@ class DenseBincount:
         ctx.remove_node(node.name)
 
 
+def _static_size(ctx, size: str) -> int | None:
+    """The bincount's size when it is a constant. tf.math.bincount(minlength=n, maxlength=n), which Keras'
+    CategoryEncoding calls, computes it as Minimum(n, Maximum(n, max + 1)): n whatever the data."""
+    node = ctx.get_node_by_output(size)
+    if node.is_const():
+        return int(node.get_tensor_value())
+    if node.type not in ("Minimum", "Min") or len(node.inputs) != 2:
+        return None
+    consts = [i for i in node.inputs if i.is_const()]
+    inner = [i for i in node.inputs if not i.is_const()]
+    if len(consts) != 1 or len(inner) != 1 or inner[0].type not in ("Maximum", "Max"):
+        return None
+    bound = int(consts[0].get_tensor_value())
+    floors = [int(i.get_tensor_value()) for i in inner[0].inputs if i.is_const()]
+    return bound if floors == [bound] else None
+
+
 def export(model_dir: Path, output: Path) -> list[str]:
     """Write `output` (an .onnx file); returns the ONNX model's input names. Raises OnnxExportError when an op
     is left unconverted (tf2onnx only logs those and writes a model no runtime can load)."""
@@ -139,6 +162,9 @@ def export(model_dir: Path, output: Path) -> list[str]:
         return_tensors_to_rename=True)
     model, _ = _convert_common(graph_def, name=SIGNATURE, opset=OPSET, input_names=inputs, output_names=outputs,
                                initialized_tables=tables, tensors_to_rename=renames, output_path=None)
+    folded = fold_one_hot_products(model)
+    if folded:
+        log.info("ONNX form: %d product(s) of one-hot columns with weights turned into lookups", folded)
     known = ("", "ai.onnx.ml")
     unknown = sorted({n.op_type for n in model.graph.node if n.domain not in known})
     if unknown:
