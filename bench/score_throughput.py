@@ -233,14 +233,14 @@ def main() -> int:
     for name, seconds, rows, peak in larger:
         print(f"{name:50s} {seconds:8.2f} s  {rows / seconds:10,.0f} rows/s  peak RSS {peak:7.0f} MB")
     direct = [n for n in names if not n.startswith("score_file")]
-    scorers = [n for n in names if n.startswith("score_file savedmodel")]
+    scorers = [n for n in names if n.startswith("score_file")]  # every engine, against each signature
     for name in scorers:
         for ref in direct:
             ratios = [(r[name][2] / r[name][1]) / (r[ref][2] / r[ref][1]) for r in rounds]
             print(f"{name}: throughput {statistics.median(ratios):.2f}x {ref} (goal >= 0.8x; rounds: "
                   f"{', '.join(f'{x:.2f}' for x in ratios)})")
     saved_large = [r for r in larger if r[0].startswith("score_file savedmodel,")]
-    saved_small = rounds[0][scorers[0]] if scorers else None
+    saved_small = next((rounds[0][n] for n in names if n.startswith("score_file savedmodel,")), None)
     for name, seconds, rows, peak in saved_large:
         ref = [n for n in direct if n.startswith("serving_columns")] or direct
         ref_speed = statistics.median([r[ref[0]][2] / r[ref[0]][1] for r in rounds])
