@@ -84,6 +84,8 @@ def fold_one_hot_products(model: onnx.ModelProto) -> int:
         if unknown == len(parts) or unknown > 1 or spare < 0 or (unknown == 0 and spare != 0):
             continue
         widths = [part.width if part is not None else spare for part in parts]
+        axis = f"{product.name}__axis1"
+        graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), axis))
         terms, nodes, offset = [], [], 0
         for i, (name, part, width) in enumerate(zip(concat.input, parts, widths, strict=True)):
             rows = numpy_helper.from_array(weights[offset:offset + width], f"{product.name}__w{i}")
@@ -93,9 +95,6 @@ def fold_one_hot_products(model: onnx.ModelProto) -> int:
             if part is None:
                 nodes.append(helper.make_node("MatMul", [name, rows.name], [out], name=out))
             else:
-                axis = f"{product.name}__axis1"
-                if i == next(j for j, p in enumerate(parts) if p is not None):
-                    graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), axis))
                 nodes += [helper.make_node("Squeeze", [part.index, axis], [out + "_index"], name=out + "_index"),
                           helper.make_node("Gather", [rows.name, out + "_index"], [out + "_rows"], axis=0,
                                            name=out + "_rows"),
@@ -124,7 +123,8 @@ def _drop_unused(graph: onnx.GraphProto) -> None:
             needed.update(_read_by_subgraphs(node))
     del graph.node[:]
     graph.node.extend(reversed(kept))
-    initializers = [init for init in graph.initializer if init.name in needed]
+    declared = {i.name for i in graph.input}  # an initializer listed as an input too stays (older IR versions)
+    initializers = [init for init in graph.initializer if init.name in needed or init.name in declared]
     del graph.initializer[:]
     graph.initializer.extend(initializers)
 
