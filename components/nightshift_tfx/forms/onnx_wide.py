@@ -10,6 +10,10 @@ order (agreement with the SavedModel is measured before a form is published, for
 A one-hot input is recognised by the nodes onnx_export.DenseBincount writes for one value per row:
 ScatterElements(ConstantOfShape(zeros of [rows, n] with n a constant), index [rows, 1], present [rows, 1]).
 Anything else is left as it is; so is a product with more than one input of unknown width.
+
+Written here because neither tf2onnx's optimizers nor ONNX Runtime's graph optimisations turn such a product
+into lookups (ONNX Runtime only fuses the MatMul with its bias), and the rewrite is a few nodes on the ONNX
+graph as tf2onnx leaves it.
 """
 
 from __future__ import annotations
