@@ -138,16 +138,21 @@ def _static_size(ctx, size: str) -> int | None:
     CategoryEncoding calls, computes it as Minimum(n, Maximum(n, max + 1)): n whatever the data."""
     node = ctx.get_node_by_output(size)
     if node.is_const():
-        return int(node.get_tensor_value())
+        return _scalar(node)
     if node.type not in ("Minimum", "Min") or len(node.inputs) != 2:
         return None
     consts = [i for i in node.inputs if i.is_const()]
     inner = [i for i in node.inputs if not i.is_const()]
     if len(consts) != 1 or len(inner) != 1 or inner[0].type not in ("Maximum", "Max"):
         return None
-    bound = int(consts[0].get_tensor_value())
-    floors = [int(i.get_tensor_value()) for i in inner[0].inputs if i.is_const()]
-    return bound if floors == [bound] else None
+    bound = _scalar(consts[0])
+    floors = [_scalar(i) for i in inner[0].inputs if i.is_const()]
+    return bound if bound is not None and floors == [bound] else None
+
+
+def _scalar(const) -> int | None:
+    value = np.asarray(const.get_tensor_value(as_list=False)).reshape(-1)
+    return int(value[0]) if value.size == 1 else None
 
 
 def export(model_dir: Path, output: Path) -> list[str]:
