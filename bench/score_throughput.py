@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from phases import run_phase  # bench/phases.py
 
@@ -154,9 +155,10 @@ def _with_forms(model_dir: Path, tmp: Path) -> Path:
 
 
 
-def _model_dir(args: argparse.Namespace, tmp: Path) -> Path:
+def _model_dir(args: argparse.Namespace, tmp: Path) -> tuple[Path, Any]:
+    """(the serving folder, its manifest: None for --model-dir)."""
     if args.model_dir:
-        return Path(args.model_dir)
+        return Path(args.model_dir), None
     from nightshift.core.config import PROJECT_ROOT
     from nightshift.core.registry.store import ModelRegistry
     from nightshift.core.s3 import client_from_env
@@ -165,7 +167,7 @@ def _model_dir(args: argparse.Namespace, tmp: Path) -> Path:
     uri = args.model_uri or load_spec(PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml", PROJECT_ROOT).push.uri
     manifest = ModelRegistry(client_from_env(), uri).download_serving(tmp / "model")
     print(f"model: {uri} version {manifest.version} (downloaded, {len(manifest.files)} files verified)")
-    return tmp / "model"
+    return tmp / "model", manifest
 
 
 def main() -> int:
@@ -190,7 +192,7 @@ def main() -> int:
     larger: list[tuple] = []
     with tempfile.TemporaryDirectory(prefix="nightshift-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        model_dir = _model_dir(args, tmp)
+        model_dir, manifest = _model_dir(args, tmp)
         if set(args.engines) - {"savedmodel"}:
             model_dir = _with_forms(model_dir, tmp)
         for rows in sorted(args.rows):
@@ -254,7 +256,21 @@ def main() -> int:
             ratios = [r[ref][1] / r[name][1] for r in rounds]
             print(f"{smallest:,} rows, {engine} vs savedmodel: throughput {statistics.median(ratios):.2f}x, peak RSS "
                   f"{rounds[0][name][3] / rounds[0][ref][3]:.2f}x")
+    _print_auto(manifest, [n for n in scorers if " on Parquet" not in n])
     return 0
+
+
+def _print_auto(manifest: Any, scorers: list[str]) -> None:
+    """Which engine `auto`, the default, scores this version with: its figures are that engine's above."""
+    if manifest is None:
+        print("auto (the default engine): chosen from the version's manifest, which --model-dir has none of")
+        return
+    from nightshift.core.registry.forms import choose_engine
+
+    engine, why = choose_engine(manifest)
+    measured = any(n.startswith(f"score_file {engine},") for n in scorers)
+    print(f"auto (the default engine) scores version {manifest.version} with {engine} ({why})"
+          + ("" if measured else f"; {engine} was not among --engines"))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from nightshift.core import exit_codes
 from nightshift.core.prefetch import prefetch
+from nightshift.core.registry.forms import AUTO, choose_engine
 from nightshift.core.spec import SCORING_ENGINES
 from nightshift_tfx import skew
 from nightshift_tfx.model_metadata import load_classes, load_feature_spec, summarise
@@ -61,6 +62,7 @@ class ScoreStats:
     peak_rss_mb: float
     model_version: int | None = None
     load_seconds: float = 0.0  # loading and warming up the engine, before `seconds` starts
+    engine: str = ""  # the form that scored (an `auto` request resolved)
 
     @property
     def rows_per_second(self) -> float:
@@ -86,6 +88,7 @@ class EngineUnavailable(ScoringInputError):
 class Engine:
     """A loaded, warmed-up scoring engine: `prepare` turns a record batch into the model's inputs, `run` those
     inputs into the model's outputs."""
+    name: str
     prepare: Callable[[pa.RecordBatch], Any]
     run: Callable[[Any], np.ndarray]
     described: str
@@ -93,7 +96,8 @@ class Engine:
 
 
 def load_engine(model_dir: Path, engine: str, where: str, warm_rows: int = DEFAULT_CHUNK_ROWS) -> Engine:
-    """`engine` loaded from `model_dir` and called once on `warm_rows` placeholder rows: a freshly loaded
+    """`engine` (a form's name; `auto` is resolved before, from the manifest) loaded from `model_dir` and called
+    once on `warm_rows` placeholder rows: a freshly loaded
     TensorFlow function's first call costs 0.4-0.5 s on this machine (graph optimisation, thread pools, first
     allocations) against ~0.06 s for the next, and TF Serving warms its models up for the same reason. `main`
     loads the engine while the input downloads."""
@@ -101,7 +105,7 @@ def load_engine(model_dir: Path, engine: str, where: str, warm_rows: int = DEFAU
     spec = load_feature_spec(model_dir)
     prepare, run, described = _open_engine(model_dir, engine, spec, where)
     run(prepare(placeholder_batch(spec, warm_rows)))
-    return Engine(prepare, run, described, time.perf_counter() - started)
+    return Engine(engine, prepare, run, described, time.perf_counter() - started)
 
 
 def _open_engine(model_dir: Path, engine: str, spec: dict[str, dict[str, Any]], where: str
@@ -185,7 +189,8 @@ def score_file(model_dir: Path, input_path: Path, output_path: Path, *, model_ve
                 log.info("scored %d rows so far (%.0f rows/s)", rows, rows / (now - started))
                 last_report = now
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return ScoreStats(rows, chunks, time.perf_counter() - started, peak, model_version, engine.load_seconds)
+    return ScoreStats(rows, chunks, time.perf_counter() - started, peak, model_version, engine.load_seconds,
+                      engine.name)
 
 
 def check_output(output_path: Path, expected_rows: int) -> list[str]:
@@ -224,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key-column")
     parser.add_argument("--input-fingerprint", help="the ETag (or sha256:) the input gate checked; refuse others")
     parser.add_argument("--expected-rows", type=int, help="rows the input gate counted")
-    parser.add_argument("--engine", choices=SCORING_ENGINES, default="savedmodel",
-                        help="onnx / onnx_int8: ONNX Runtime on the version's published ONNX form")
+    parser.add_argument("--engine", choices=SCORING_ENGINES, default=AUTO,
+                        help="auto: the faster exact form by the speeds measured at publish; savedmodel; onnx / "
+                             "onnx_fp16 / onnx_int8: ONNX Runtime on that published form of the version")
     return parser
 
 
@@ -259,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INPUT_ERROR
         log.info("model %s version %d verified (%d files, sha256 each)", args.model_uri, manifest.version,
                  len(manifest.files))
+        engine_name, why = choose_engine(manifest, args.engine)
+        log.info("engine %s: %s", engine_name, why)
         with ThreadPoolExecutor(1, thread_name_prefix="load-engine") as pool:  # loads while the input downloads
-            engine = pool.submit(load_engine, tmp_path / "model", args.engine, args.input, args.chunk_rows)
+            engine = pool.submit(load_engine, tmp_path / "model", engine_name, args.input, args.chunk_rows)
             try:
                 local_input, fingerprint = fetch_input(client, args.input, tmp_path / "input",
                                                        expect=args.input_fingerprint)
@@ -292,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             marker = commit_output(client, out_file, args.output, rows=stats.rows, model_version=manifest.version,
                                    run_id=args.run_id, model_uri=args.model_uri, source=args.input,
-                                   protected=protected, source_fingerprint=fingerprint, skew=measured)
+                                   protected=protected, source_fingerprint=fingerprint, skew=measured,
+                                   engine=stats.engine)
         except OutputNotOwned as exc:
             log.error("%s", exc)
             return EXIT_DATA_ERROR

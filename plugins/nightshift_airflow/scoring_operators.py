@@ -89,7 +89,7 @@ class BatchScoreOperator(RecordsCost, BaseOperator):
 
     def __init__(self, *, model_uri: str, resolve_task_id: str, input_gate_task_id: str, model_version: Any = None,
                  chunk_rows: int, key_column: str | None = None, aws_conn_id: str = S3_CONN_ID,
-                 engine: str = "savedmodel", **kwargs: Any):
+                 engine: str = "auto", **kwargs: Any):
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.model_uri = model_uri

@@ -1,8 +1,10 @@
 """Optimised forms through the stack: the version taxi_nightly published carries its ONNX form (and the quantised
-ones that met their bounds), and `nightshift score --engine onnx` predicts what the SavedModel predicts."""
+ones that met their bounds) with each form's speed, `nightshift score --engine onnx` predicts what the SavedModel
+predicts, and the default engine (`auto`) scores with the form those speeds pick."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from taxi_corpus import held_out
 
-from nightshift.core.registry.forms import FORM_FILES
+from nightshift.core.predictions import MARKER
+from nightshift.core.registry.forms import FORM_FILES, choose_engine
 from nightshift.core.registry.manifest import sha256_file
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
@@ -44,6 +47,7 @@ def test_the_published_version_carries_an_onnx_form_that_agrees_and_the_rule_dec
     assert onnx["published"] is True, onnx
     assert onnx["agreement"]["max_abs_diff"] <= forms_spec.max_abs_diff
     assert onnx["agreement"]["rows"] == forms["savedmodel"]["rows"] > 1000  # the evaluation split's rows
+    assert forms["savedmodel"]["rows_per_second"] > 0 and onnx["rows_per_second"] > 0
     listed = {f.path: f for f in manifest.files}
     assert listed[FORM_FILES["onnx"]].size == onnx["size"]
     for name in ("onnx_fp16", "onnx_int8"):  # each published exactly when its figures meet the bounds
@@ -59,18 +63,24 @@ def test_the_published_version_carries_an_onnx_form_that_agrees_and_the_rule_dec
     forms_at = lines.index("forms:")
     assert [ln.split()[0] for ln in lines[forms_at + 1:forms_at + 5]] == ["savedmodel", "onnx", "onnx_fp16",
                                                                           "onnx_int8"]
-    assert lines[forms_at + 2].endswith("; published")
+    assert lines[forms_at + 2].endswith(f"; published; {onnx['rows_per_second']:,} rows/s")
 
 
 def test_scoring_with_onnx_runtime_predicts_what_the_savedmodel_predicts(version, stack, taxi_csv, tmp_path):
     rows = tmp_path / "held_out.csv"
     rows.write_bytes(held_out(taxi_csv, ROWS))
-    tables = {}
-    for engine in ("savedmodel", "onnx"):
+    tables, markers = {}, {}
+    for engine in ("savedmodel", "onnx", "auto"):
         out = _cli(stack, "score", "taxi", str(rows), str(tmp_path / engine), "--version", str(version),
-                   "--engine", engine, "--run-id", f"e2e_engine_{engine}")
+                   *(["--engine", engine] if engine != "auto" else []), "--run-id", f"e2e_engine_{engine}")
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         tables[engine] = pq.read_table(next((tmp_path / engine).glob("*.parquet"))).sort_by("row_number")
+        markers[engine] = json.loads((tmp_path / engine / MARKER).read_text())
+    assert {e: markers[e]["engine"] for e in ("savedmodel", "onnx")} == {"savedmodel": "savedmodel", "onnx": "onnx"}
+    # No --engine and no scoring.engine in the spec: `auto`, which picks by the speeds the manifest records.
+    chosen, _ = choose_engine(ModelRegistry(client_from_env(), MODEL_URI).read_manifest(version))
+    assert markers["auto"]["engine"] == chosen
+    assert tables["auto"].column("score").equals(tables[chosen].column("score"))
     assert tables["savedmodel"].num_rows == tables["onnx"].num_rows == ROWS
     same = sum(a == b for a, b in zip(tables["savedmodel"].column("predicted_label").to_pylist(),
                                       tables["onnx"].column("predicted_label").to_pylist(), strict=True))

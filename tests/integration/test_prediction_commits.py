@@ -64,11 +64,12 @@ def test_registry_and_landing_zone_are_never_outputs_even_when_empty(s3, output)
 
 def test_a_rerun_replaces_only_its_own_commit(s3, bucket, tmp_path):
     output = f"s3://{bucket}/predictions/taxi/date=2030-01-01/"
-    _commit(s3, _parquet(tmp_path / "a.parquet", 3), output, "r1")
-    first = committed_part(read_marker(s3, output))
-    _commit(s3, _parquet(tmp_path / "b.parquet", 4), output, "r2", rows=4)
+    _commit(s3, _parquet(tmp_path / "a.parquet", 3), output, "r1", engine="savedmodel")
+    first = read_marker(s3, output)
+    _commit(s3, _parquet(tmp_path / "b.parquet", 4), output, "r2", rows=4, engine="onnx")
     marker = read_marker(s3, output)
-    assert marker["run_id"] == "r2" and committed_part(marker) != first
+    assert marker["run_id"] == "r2" and committed_part(marker) != committed_part(first)
+    assert (first["engine"], marker["engine"]) == ("savedmodel", "onnx")  # the form that scored each commit
     prefix = "predictions/taxi/date=2030-01-01/"
     assert sorted(list_keys(s3, bucket, prefix)) == sorted([prefix + MARKER, prefix + committed_part(marker)])
     assert verify_committed(s3, output, expected_rows=4, run_id="r2")["rows"] == 4

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nightshift_tfx.forms.agreement import measure, refusals
-from nightshift_tfx.forms.build import FORM_FILES, build_forms, onnx_scores, savedmodel_scores
+from nightshift_tfx.forms.build import FORM_FILES, build_forms, onnx_runner, savedmodel_runner, scores
 from nightshift_tfx.forms.held_out import HeldOut
 from nightshift_tfx.forms.onnx_export import OnnxExportError, export, feed
 
@@ -87,8 +87,8 @@ def one_bucket(tmp_path_factory) -> Path:
 def test_the_onnx_form_scores_as_the_savedmodel_on_every_row(one_bucket, tmp_path):
     held_out = _held_out()
     export(one_bucket, tmp_path / "model.onnx")
-    reference = savedmodel_scores(_signatures(one_bucket), held_out)
-    agreement = measure(reference, onnx_scores(tmp_path / "model.onnx", held_out), held_out.labels)
+    reference = scores(savedmodel_runner(_signatures(one_bucket)), held_out)
+    agreement = measure(reference, scores(onnx_runner(tmp_path / "model.onnx"), held_out), held_out.labels)
     assert agreement.rows == ROWS and agreement.same_label == 1.0 and agreement.accuracy_delta == 0.0
     assert agreement.max_abs_diff <= 1e-6
     assert refusals(agreement, 1e-4) == []
@@ -107,6 +107,10 @@ def test_forms_are_published_with_their_figures_and_the_int8_one_is_held_to_the_
                                   f"two models and a number in the other, on {ROWS} held-out rows")
     assert int8["agreement"]["nan_mismatches"] == int(np.sum(np.isnan(_held_out().columns["fare"])))
     assert records["savedmodel"]["rows"] == ROWS
+    # Each form that can be scored with has its speed on the same rows; the refused int8 form is never timed.
+    assert all(isinstance(records[n]["rows_per_second"], int) and records[n]["rows_per_second"] > 0
+               for n in ("savedmodel", "onnx", "onnx_fp16"))
+    assert "rows_per_second" not in int8
 
 
 def test_a_perturbed_form_is_refused_with_the_measured_difference_and_nothing_is_published(one_bucket, tmp_path):
@@ -182,8 +186,8 @@ def test_category_encodings_convert_exactly_counts_binary_and_values_out_of_rang
     codes = np.arange(8, dtype=np.int64).repeat(3)  # 5, 6 and 7 are beyond size
     columns = {"code": codes, "code__present": np.ones(len(codes), dtype=bool)}
     held_out = HeldOut(columns, None, "codes 0-7")
-    expected = savedmodel_scores(_signatures(tmp_path / "model"), held_out)
-    got = onnx_scores(tmp_path / "model.onnx", held_out)
+    expected = scores(savedmodel_runner(_signatures(tmp_path / "model")), held_out)
+    got = scores(onnx_runner(tmp_path / "model.onnx"), held_out)
     assert got.shape == expected.shape == (24, 4 * size)
     assert np.array_equal(got, expected)
     assert expected[:, :size].sum() == 15 and expected[:, 2 * size:3 * size].max() == 2  # what was compared
@@ -225,8 +229,8 @@ def test_a_linear_layer_over_one_hot_columns_becomes_lookups_with_the_same_score
     columns = {"code": codes, "code__present": np.ones(21, dtype=bool),
                "fare": rng.normal(size=21).astype(np.float32), "fare__present": np.ones(21, dtype=bool)}
     held_out = HeldOut(columns, None, "codes 0-20")
-    expected = savedmodel_scores(_signatures(tmp_path / "model"), held_out)
-    got = onnx_scores(tmp_path / "model.onnx", held_out)
+    expected = scores(savedmodel_runner(_signatures(tmp_path / "model")), held_out)
+    got = scores(onnx_runner(tmp_path / "model.onnx"), held_out)
     assert got.shape == expected.shape == (21, 2)
     assert np.max(np.abs(got - expected)) <= 1e-6
     ops = [n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node]

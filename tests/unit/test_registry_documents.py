@@ -66,8 +66,9 @@ def _manifest_with_forms() -> Manifest:
     forms = {
         "onnx_int8": {"published": False, "size": 230000, "refused": ["scores differ by up to 0.0778"],
                       "agreement": {"max_abs_diff": 0.0778, "same_label": 0.9968, "accuracy_delta": 0.0, "rows": 4966}},
-        "savedmodel": {"published": True, "size": 1_000_000, "accuracy": 0.8905, "rows": 4966},
-        "onnx": {"published": True, "size": 210000, "path": FORM_FILES["onnx"],
+        "savedmodel": {"published": True, "size": 1_000_000, "accuracy": 0.8905, "rows": 4966,
+                       "rows_per_second": 400_000},
+        "onnx": {"published": True, "size": 210000, "path": FORM_FILES["onnx"], "rows_per_second": 1_000_000,
                  "agreement": {"max_abs_diff": 1.8e-07, "same_label": 1.0, "accuracy_delta": 0.0, "rows": 4966}},
     }
     files = [FileEntry("saved_model.pb", "a" * 64, 10), FileEntry(FORM_FILES["onnx"], "b" * 64, 210000)]
@@ -80,8 +81,9 @@ def test_forms_are_listed_savedmodel_first_with_their_figures_and_refusals():
     rows = form_rows(_manifest_with_forms())
     assert [r.name for r in rows] == ["savedmodel", "onnx", "onnx_int8"]
     assert [r.line() for r in rows] == [
-        "savedmodel    1.00 MB  the original; accuracy 0.8905 on 4966 held-out rows",
-        "onnx          0.21 MB  max |score diff| 1.8e-07, same label 100.00%, accuracy delta +0.0000; published",
+        "savedmodel    1.00 MB  the original; accuracy 0.8905 on 4966 held-out rows; 400,000 rows/s",
+        "onnx          0.21 MB  max |score diff| 1.8e-07, same label 100.00%, accuracy delta +0.0000; published; "
+        "1,000,000 rows/s",
         "onnx_int8     0.23 MB  max |score diff| 0.078, same label 99.68%, accuracy delta +0.0000; "
         "REFUSED: scores differ by up to 0.0778",
     ]
@@ -97,3 +99,40 @@ def test_an_onnx_serving_folder_holds_the_form_as_model_onnx_and_a_missing_form_
     assert serving_files(manifest, "savedmodel") == manifest.files
     with pytest.raises(RegistryError, match=r"taxi version 3 has no published onnx_int8 form \(scores differ by"):
         serving_files(manifest, "onnx_int8")
+
+
+def _with_onnx(**changes) -> Manifest:
+    manifest = _manifest_with_forms()
+    manifest.extra["forms"]["onnx"].update(changes)
+    return manifest
+
+
+def test_auto_scores_with_the_onnx_form_when_it_was_published_and_measured_clearly_faster():
+    from nightshift.core.registry.forms import AUTO_MIN_SPEEDUP, choose_engine
+
+    assert choose_engine(_manifest_with_forms()) == (
+        "onnx", "auto: the ONNX form scored 1,000,000 against 400,000 held-out rows/s at publish, 2.50x; "
+                "max |score diff| 1.8e-07")
+    at_bound = round(400_000 * AUTO_MIN_SPEEDUP)
+    assert choose_engine(_with_onnx(rows_per_second=at_bound))[0] == "onnx"
+    engine, why = choose_engine(_with_onnx(rows_per_second=at_bound - 1))
+    assert engine == "savedmodel" and why.startswith(f"auto: the ONNX form is not {AUTO_MIN_SPEEDUP}x faster (")
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    ({"published": False}, "auto: the version has no published ONNX form"),
+    ({"rows_per_second": None}, "auto: no speeds were measured when the version was published"),
+])
+def test_auto_keeps_the_savedmodel_without_a_published_and_measured_onnx_form(changes, why):
+    from nightshift.core.registry.forms import choose_engine
+
+    assert choose_engine(_with_onnx(**changes)) == ("savedmodel", why)
+    bare = Manifest(model="m", version=1, run_id="r", pipeline="p", files=[])  # published before forms existed
+    assert choose_engine(bare) == ("savedmodel", "auto: the version has no published ONNX form")
+
+
+def test_an_engine_asked_for_by_name_is_taken_as_asked_even_a_slower_or_refused_one():
+    from nightshift.core.registry.forms import choose_engine
+
+    assert choose_engine(_manifest_with_forms(), "savedmodel") == ("savedmodel", "asked for")
+    assert choose_engine(_manifest_with_forms(), "onnx_int8") == ("onnx_int8", "asked for")

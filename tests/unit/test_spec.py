@@ -69,7 +69,7 @@ def _write_variant(tmp_path: Path, change) -> Path:
         (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
          "alerts.email must be an e-mail address or a list of them"),
         (lambda d: d["scoring"].update(engine="tflite"),
-         "scoring.engine must be one of ['savedmodel', 'onnx', 'onnx_fp16', 'onnx_int8'], got 'tflite'"),
+         "scoring.engine must be one of ['auto', 'savedmodel', 'onnx', 'onnx_fp16', 'onnx_int8'], got 'tflite'"),
         (lambda d: d.update(forms={"onnx": "yes"}), "forms.onnx must be true or false, got 'yes'"),
         (lambda d: (d["scoring"].update(engine="onnx"), d.update(forms={"onnx": False})),
          "scoring.engine is onnx but forms.onnx is false"),

@@ -48,13 +48,14 @@ Generated {{ generated }}.</p>
 {% if forms %}<h2>Latest version (v{{ latest }}) in each form</h2>
 <p>Each optimised form is published only if it agrees with the SavedModel on held-out rows of the evaluation split.</p>
 <table><tr><th>form</th><th>size MB</th><th>max |score diff|</th><th>same label</th><th>accuracy</th>
-<th>accuracy delta</th><th>published</th></tr>
+<th>accuracy delta</th><th>rows/s at publish</th><th>published</th></tr>
 {% for f in forms %}<tr class="{{ '' if f.published else 'bad' }}"><td>{{ f.name }}</td>
 <td>{{ "%.2f" | format(f.size / 1e6) if f.size is not none else "" }}</td>
 <td>{{ "%.2g" | format(f.max_abs_diff) if f.max_abs_diff is not none else "" }}</td>
 <td>{{ "%.2f%%" | format(100 * f.same_label) if f.same_label is not none else "" }}</td>
 <td>{{ "%.4f" | format(f.accuracy) if f.accuracy is not none else "" }}</td>
 <td>{{ "%+.4f" | format(f.accuracy_delta) if f.accuracy_delta is not none else "" }}</td>
+<td>{{ "{:,.0f}".format(f.rows_per_second) if f.rows_per_second else "" }}</td>
 <td style="text-align:left">{{ "yes" if f.published else "no: " ~ (f.refused | join("; ")) }}</td></tr>{% endfor %}
 </table>{% endif %}
 <h2>What each run cost</h2>

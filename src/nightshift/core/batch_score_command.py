@@ -19,7 +19,7 @@ class BatchScoreRequest:
     key_column: str | None = None
     input_fingerprint: str | None = None  # what the input gate validated; the scorer refuses anything else
     expected_rows: int | None = None
-    engine: str = "savedmodel"  # nightshift.core.spec.SCORING_ENGINES
+    engine: str = "auto"  # nightshift.core.spec.SCORING_ENGINES
 
     def arguments(self) -> list[str]:
         args = ["--model-uri", self.model_uri, "--input", self.input, "--output", self.output,
@@ -32,6 +32,6 @@ class BatchScoreRequest:
             args += ["--input-fingerprint", self.input_fingerprint]
         if self.expected_rows is not None:
             args += ["--expected-rows", str(self.expected_rows)]
-        if self.engine != "savedmodel":
+        if self.engine != "auto":
             args += ["--engine", self.engine]
         return args

@@ -135,9 +135,10 @@ def check_output_location(client: Any, output: str, protected: list[str] | tuple
 
 
 def _marker(rows: int, model_version: int, run_id: str, part: str, sha256: str, model_uri: str,
-            source: str, source_fingerprint: str | None, skew: dict[str, Any] | None) -> bytes:
+            source: str, source_fingerprint: str | None, skew: dict[str, Any] | None, engine: str | None) -> bytes:
     return json.dumps({"format": MARKER_FORMAT, "rows": rows, "model_version": model_version, "run_id": run_id,
                        "model": model_uri, "source": source, "source_fingerprint": source_fingerprint, "skew": skew,
+                       "engine": engine,
                        "files": [{"path": part, "sha256": sha256}],
                        "committed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                       indent=2, sort_keys=True).encode()
@@ -145,10 +146,12 @@ def _marker(rows: int, model_version: int, run_id: str, part: str, sha256: str, 
 
 def commit_output(client: Any, local_file: Path, output: str, *, rows: int, model_version: int, run_id: str,
                   model_uri: str, source: str, protected: list[str] | tuple[str, ...] = (),
-                  source_fingerprint: str | None = None, skew: dict[str, Any] | None = None) -> str:
+                  source_fingerprint: str | None = None, skew: dict[str, Any] | None = None,
+                  engine: str | None = None) -> str:
     """Make `local_file` the partition's committed output; returns the marker's location. The source's
     fingerprint (ETag or sha256) lets a later reader (the monitor) prove it reads the rows that were scored;
-    `skew` (nightshift_tfx.skew) travels in the marker, so the report commits with the predictions it describes."""
+    `skew` (nightshift_tfx.skew) travels in the marker, so the report commits with the predictions it describes;
+    `engine` names the form of the model version that scored."""
     loc = location_for(client, output)
     with loc.exclusive():
         state = check_output_location(client, output, protected)  # again: the location may have changed
@@ -157,7 +160,8 @@ def commit_output(client: Any, local_file: Path, output: str, *, rows: int, mode
         loc.put_file(local_file, part, token)
         try:
             loc.replace_marker(MARKER, _marker(rows, model_version, run_id, part, sha256_file(local_file),
-                                               model_uri, source, source_fingerprint, skew), state.marker_tag)
+                                               model_uri, source, source_fingerprint, skew, engine),
+                              state.marker_tag)
         except MarkerChanged:
             loc.delete(part)  # the write was refused, so no marker names it: the other commit stands
             raise

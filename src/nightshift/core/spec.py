@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nightshift.core.metrics import METRICS
-from nightshift.core.registry.forms import FORM_ORDER
+from nightshift.core.registry.forms import AUTO, FORM_ORDER
 
 KNOWN_METRICS = set(METRICS)
 DEFAULT_BASELINE_MARGIN = 0.02
@@ -92,10 +92,12 @@ class ScoringSpec:
     schedule: str | None = "30 3 * * *"  # None: triggered by a new published model only
     key_column: str | None = None
     chunk_rows: int = 32768
-    engine: str = "savedmodel"  # or onnx / onnx_fp16 / onnx_int8: ONNX Runtime on that published form
+    # auto: the faster exact form of the version, by the speeds measured at publish (registry.forms.choose_engine);
+    # or savedmodel / onnx / onnx_fp16 / onnx_int8: that form, and a version without it published is refused
+    engine: str = AUTO
 
 
-SCORING_ENGINES = FORM_ORDER  # each published form can score
+SCORING_ENGINES = (AUTO, *FORM_ORDER)  # each published form can score
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import yaml
 
 from nightshift.core.errors import SpecError
 from nightshift.core.metrics import BINARY, METRICS
+from nightshift.core.registry.forms import AUTO
 from nightshift.core.spec import (
     DEFAULT_BASELINE_MARGIN,
     DEFAULT_BEAM_ARGS,
@@ -70,14 +71,14 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     ex = section(doc, "execution", path)
     mon = section(doc, "monitoring", path)
     fm = section(doc, "forms", path)
-    if sc.get("engine", "savedmodel") not in SCORING_ENGINES:
+    engine = sc.get("engine", AUTO)
+    if engine not in SCORING_ENGINES:
         raise SpecError(f"{path}: scoring.engine must be one of {list(SCORING_ENGINES)}, got {sc.get('engine')!r}")
     for key in ("onnx", "quantised"):
         if not isinstance(fm.get(key, True), bool):
             raise SpecError(f"{path}: forms.{key} must be true or false, got {fm.get(key)!r}")
-    engine = sc.get("engine", "savedmodel")
-    off = [k for k, needed in (("onnx", engine != "savedmodel"), ("quantised", engine in ("onnx_fp16", "onnx_int8")))
-           if needed and fm.get(k) is False]
+    off = [k for k, needed in (("onnx", engine not in ("savedmodel", AUTO)),
+                               ("quantised", engine in ("onnx_fp16", "onnx_int8"))) if needed and fm.get(k) is False]
     if off:
         raise SpecError(f"{path}: scoring.engine is {engine} but forms.{off[0]} is false: that form would never be "
                         "published")
@@ -210,7 +211,7 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
             schedule=schedule(sc.get("schedule", "30 3 * * *"), "scoring.schedule", path),
             key_column=sc.get("key_column"),
             chunk_rows=positive_int(sc.get("chunk_rows", 32768), "scoring.chunk_rows", path),
-            engine=str(sc.get("engine", "savedmodel")),
+            engine=str(engine),
         ),
         forms=FormsSpec(
             onnx=fm.get("onnx", True), quantised=fm.get("quantised", True),

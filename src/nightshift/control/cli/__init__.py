@@ -23,6 +23,7 @@ from nightshift.control.cli.runs import cmd_score, cmd_trigger
 from nightshift.core.config import load_env_file
 from nightshift.core.errors import NightshiftError
 from nightshift.core.registry.forms import FORM_ORDER
+from nightshift.core.spec import SCORING_ENGINES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--version", type=int, help="a published version (default: the pointer's)")
     score.add_argument("--run-id", default="cli")
     score.add_argument("--chunk-rows", type=int)
-    score.add_argument("--engine", choices=FORM_ORDER,
-                       help="savedmodel (TensorFlow), or onnx / onnx_fp16 / onnx_int8 (ONNX Runtime on that published "
-                            "form of the version); default: the spec's scoring.engine")
+    score.add_argument("--engine", choices=SCORING_ENGINES,
+                       help="auto (the faster of the SavedModel and the ONNX form, by their speeds measured at "
+                            "publish), savedmodel (TensorFlow), or onnx / onnx_fp16 / onnx_int8 (ONNX Runtime on that "
+                            "published form of the version); default: the spec's scoring.engine")
     score.set_defaults(func=cmd_score)
 
     contract = sub.add_parser("contract", help="data contracts")

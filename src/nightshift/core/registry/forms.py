@@ -17,6 +17,13 @@ FORM_ORDER = ("savedmodel", "onnx", "onnx_fp16", "onnx_int8")
 FORMS_DIR = "assets.extra/nightshift_forms"
 FORM_FILES = {"onnx": f"{FORMS_DIR}/model.onnx", "onnx_fp16": f"{FORMS_DIR}/model.fp16.onnx",
               "onnx_int8": f"{FORMS_DIR}/model.int8.onnx"}
+AUTO = "auto"
+# The forms `auto` chooses among: the SavedModel and the ONNX form held to the spec's forms.max_abs_diff. A
+# quantised form changes scores by design (up to forms.quantised_max_abs_diff), so it scores only when asked for.
+EXACT_FORMS = ("savedmodel", "onnx")
+# The ONNX form replaces the SavedModel (what TF Serving serves) only for a clear win: the publish-time speeds
+# come from a few held-out passes and move by ~10 % between processes here.
+AUTO_MIN_SPEEDUP = 1.2
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,14 @@ class FormRow:
     accuracy_delta: float | None
     rows: int | None
     refused: tuple[str, ...]
+    rows_per_second: float | None = None  # held-out rows from pre-built columns, measured at publish
 
     def line(self) -> str:
         size = f"{self.size / 1e6:.2f} MB" if self.size is not None else "-"
+        speed = f"; {self.rows_per_second:,.0f} rows/s" if self.rows_per_second else ""
         if self.name == "savedmodel":
             accuracy = f"accuracy {self.accuracy:.4f}" if self.accuracy is not None else "accuracy -"
-            return f"{self.name:<11} {size:>9}  the original; {accuracy} on {self.rows} held-out rows"
+            return f"{self.name:<11} {size:>9}  the original; {accuracy} on {self.rows} held-out rows{speed}"
         figures = []
         if self.max_abs_diff is not None:
             figures.append(f"max |score diff| {self.max_abs_diff:.2g}")
@@ -44,7 +53,7 @@ class FormRow:
         if self.accuracy_delta is not None:
             figures.append(f"accuracy delta {self.accuracy_delta:+.4f}")
         state = "published" if self.published else "REFUSED: " + "; ".join(self.refused)
-        return f"{self.name:<11} {size:>9}  {', '.join(figures) or 'not measured'}; {state}"
+        return f"{self.name:<11} {size:>9}  {', '.join(figures) or 'not measured'}; {state}{speed}"
 
 
 def form_rows(manifest: Manifest) -> list[FormRow]:
@@ -57,8 +66,30 @@ def form_rows(manifest: Manifest) -> list[FormRow]:
         rows.append(FormRow(name, bool(record.get("published")), record.get("size"), agreement.get("max_abs_diff"),
                             agreement.get("same_label"), record.get("accuracy", agreement.get("accuracy")),
                             agreement.get("accuracy_delta"), record.get("rows", agreement.get("rows")),
-                            tuple(record.get("refused", ()))))
+                            tuple(record.get("refused", ())), record.get("rows_per_second")))
     return rows
+
+
+def choose_engine(manifest: Manifest, requested: str = AUTO) -> tuple[str, str]:
+    """(the engine to score `manifest`'s version with, why). `auto` takes the ONNX form when it was published
+    (it agreed with the SavedModel within forms.max_abs_diff) and scored the held-out rows at least
+    AUTO_MIN_SPEEDUP times as fast as the SavedModel at publish; the SavedModel otherwise, and for versions
+    published before speeds were recorded. Any other name is taken as asked."""
+    if requested != AUTO:
+        return requested, "asked for"
+    forms: dict[str, Any] = manifest.extra.get("forms") or {}
+    speeds = {name: (forms.get(name) or {}).get("rows_per_second") for name in EXACT_FORMS}
+    onnx = forms.get("onnx") or {}
+    if not onnx.get("published"):
+        return "savedmodel", "auto: the version has no published ONNX form"
+    if not (speeds["savedmodel"] and speeds["onnx"]):
+        return "savedmodel", "auto: no speeds were measured when the version was published"
+    ratio = speeds["onnx"] / speeds["savedmodel"]
+    figures = (f"{speeds['onnx']:,.0f} against {speeds['savedmodel']:,.0f} held-out rows/s at publish, {ratio:.2f}x; "
+               f"max |score diff| {(onnx.get('agreement') or {}).get('max_abs_diff', float('nan')):.2g}")
+    if ratio >= AUTO_MIN_SPEEDUP:
+        return "onnx", f"auto: the ONNX form scored {figures}"
+    return "savedmodel", f"auto: the ONNX form is not {AUTO_MIN_SPEEDUP}x faster ({figures})"
 
 
 def serving_files(manifest: Manifest, form: str) -> list[FileEntry]:
