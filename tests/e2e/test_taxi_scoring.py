@@ -12,6 +12,7 @@ from taxi_corpus import held_out
 
 from nightshift.core.config import load_settings
 from nightshift.core.predictions import MARKER, committed_part, read_marker
+from nightshift.core.registry.forms import choose_engine
 from nightshift.core.registry.layout import version_prefix
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env, list_keys
@@ -54,6 +55,8 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     out = f"s3://{OUT_BUCKET}/{OUT_PREFIX}date=2030-02-01/"
     marker = read_marker(s3, out)
     assert marker["rows"] == 5000 and marker["model_version"] == version and marker["run_id"] == "e2e_score_1"
+    # The spec leaves scoring.engine to `auto`: the form the version's recorded speeds pick.
+    assert marker["engine"] == choose_engine(ModelRegistry(s3, MODEL_URI).read_manifest(version))[0]
     local = "/tmp/nightshift-e2e-predictions.parquet"
     first_part = committed_part(marker)
     s3.download_file(OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/{first_part}", local)
@@ -64,7 +67,7 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     scores = table.column("score").to_pylist()
     assert all(0.0 <= s <= 1.0 for s in scores) and len({round(s, 3) for s in scores}) > 50
 
-    # The batch scorer's serving_columns entry gives what TF Serving's serving_default gives on tf.Examples.
+    # What the DAG scored, with whichever engine, is what TF Serving's serving_default gives on tf.Examples.
     local_rows = tmp_path / "held_out.csv"
     local_rows.write_bytes(held_out(taxi_csv, 5000))
     signature_run = subprocess.run([str(load_settings().runtime_python), str(REFERENCE_SCORER),
