@@ -6,10 +6,12 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
+from urllib.parse import unquote
 
 import pytest
 
-from nightshift.control.partition_cache import PartitionCache
+from nightshift.control.partition_cache import PartitionCache, Pruned
 
 pytestmark = pytest.mark.unit
 
@@ -64,11 +66,11 @@ def test_prune_removes_copies_of_unlisted_objects_under_the_prefix_only(tmp_path
     in_flight = tmp_path / "raw" / ".ktaxi%2Fdate%3D2016-01-02%2Fpart-00000.csv.1.2.partial"  # another run's
     in_flight.write_bytes(b"a,b\n")
 
-    assert cache.prune("raw", "taxi/", {kept}) == 1
+    assert cache.prune("raw", "taxi/", {kept}) == Pruned(unlisted=1, idle=0)
     assert cache.get("raw", gone, ETAG) is None
     assert cache.get("raw", kept, ETAG) == BODY and cache.get("raw", other, ETAG) == BODY
     assert cache.get("other-bucket", gone, ETAG) == BODY and in_flight.exists()
-    assert cache.prune("raw", "nothing-here/", set()) == 0
+    assert cache.prune("raw", "nothing-here/", set()) == Pruned(0, 0)
 
 
 def test_prune_removes_partial_copies_only_of_dead_processes_of_this_host(tmp_path):
@@ -86,6 +88,24 @@ def test_prune_removes_partial_copies_only_of_dead_processes_of_this_host(tmp_pa
     for path in (killed, writing, elsewhere):
         path.write_bytes(b"a,b\n")
 
-    assert cache.prune("raw", "taxi/", {KEY}) == 0  # no copy of a listed object goes
+    assert cache.prune("raw", "taxi/", {KEY}) == Pruned(0, 0)  # no copy of a listed object goes
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(
         ["k" + name[2:], writing.name, elsewhere.name])
+
+
+def test_copies_unused_for_max_idle_days_go_from_any_prefix_and_a_read_marks_a_copy_used(tmp_path):
+    cache = PartitionCache(tmp_path, max_idle_days=30)
+    read_lately, idle, moved, new = (f"taxi/date=2016-01-0{d}/part-00000.csv" for d in (1, 2, 3, 4))
+    abandoned = "old-source/date=2016-01-01/part-00000.csv"  # a prefix no run stages any more
+    for key in (read_lately, idle, moved, abandoned, new):
+        cache.put("raw", key, ETAG, BODY)
+    long_ago = time.time() - 31 * 86400
+    for key in (read_lately, idle, moved, abandoned):
+        os.utime(cache._path("raw", key), (long_ago, long_ago))
+    assert cache.get("raw", read_lately, ETAG) == BODY  # used now
+    moved_key = cache._path("raw", moved)
+    os.utime(moved_key, (long_ago, time.time() - 29 * 86400))  # written 29 days ago: not idle yet
+
+    assert cache.prune("raw", "taxi/", {read_lately, idle, moved, new}) == Pruned(unlisted=0, idle=2)
+    kept = {unquote(p.name[1:]) for p in (tmp_path / "raw").iterdir()}
+    assert kept == {read_lately, moved, new}

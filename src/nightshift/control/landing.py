@@ -241,8 +241,9 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     first, last = partition_date(keys[0]), partition_date(keys[-1])
     if cache is not None:
         pruned = cache.prune(base.bucket, base.key, set(listed))
-        log.info("partition cache: %d of %d partitions downloaded, %d read from %s; %d copies of objects no "
-                 "longer listed removed", downloaded, len(keys), len(keys) - downloaded, cache.root, pruned)
+        log.info("partition cache: %d of %d partitions downloaded, %d read from %s; removed %d copies of objects "
+                 "no longer listed and %d unused for %g days", downloaded, len(keys), len(keys) - downloaded,
+                 cache.root, pruned.unlisted, pruned.idle, cache.max_idle_seconds / 86400)
     log.info("staged %d rows from %d partitions (%s .. %s) into %s; %d problem(s)", rows, len(keys), first, last,
              dest, len(problems))
     return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems), read_as, downloaded)
