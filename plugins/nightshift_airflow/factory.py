@@ -13,6 +13,8 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from nightshift.core.config import load_settings
 from nightshift.core.errors import SpecError
+from nightshift.core.registry.forms import AUTO_MIN_SPEEDUP
+from nightshift.core.spec import SCORING_ENGINES
 from nightshift.core.spec_loading import discover_specs, load_spec
 from nightshift.core.topology import CHAMPION_ID, PUSHER_ID, TRAINING_NODES
 from nightshift_airflow.hooks import SCORING_CONN_ID
@@ -192,6 +194,10 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
                                            "partitions (the newest is scored)."),
             "model_version": Param(None, type=["null", "integer"], minimum=1, title="Model version",
                                    description="Empty = the version the pointer serves."),
+            "engine": Param(sc.engine, type="string", enum=list(SCORING_ENGINES), title="Engine",
+                            description="auto = the version's ONNX form if it was published and measured at least "
+                                        f"{AUTO_MIN_SPEEDUP}x the SavedModel's speed at publish, else the "
+                                        "SavedModel; or that form (a version without it fails the run)."),
         },
         doc_md=f"Generated from `{spec.path.name}` of pipeline `{spec.name}` by nightshift's DAG factory.",
     )
@@ -205,7 +211,7 @@ def build_scoring_dag(spec: PipelineSpec) -> DAG:
         score = BatchScoreOperator(task_id="score", model_uri=spec.push.uri, resolve_task_id="resolve_input",
                                    input_gate_task_id="input_gate",
                                    model_version="{{ params.model_version }}", chunk_rows=sc.chunk_rows,
-                                   key_column=sc.key_column, engine=sc.engine, **conn)
+                                   key_column=sc.key_column, engine="{{ params.engine }}", **conn)
         out = PredictionOutputGateOperator(task_id="output_gate", resolve_task_id="resolve_input",
                                            input_gate_task_id="input_gate", webhook_conn=spec.alerts.webhook_conn,
                                            **conn)

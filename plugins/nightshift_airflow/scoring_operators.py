@@ -85,7 +85,7 @@ class ScoringInputGateOperator(RecordsCost, BaseOperator):
 class BatchScoreOperator(RecordsCost, BaseOperator):
     """Scores the input with the published model (or the form's version) in the runtime interpreter."""
 
-    template_fields = ("model_version",)
+    template_fields = ("model_version", "engine")
 
     def __init__(self, *, model_uri: str, resolve_task_id: str, input_gate_task_id: str, model_version: Any = None,
                  chunk_rows: int, key_column: str | None = None, aws_conn_id: str = S3_CONN_ID,

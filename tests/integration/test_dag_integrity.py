@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.spec import SCORING_ENGINES
 from nightshift.core.spec_loading import discover_specs, load_spec
 from nightshift.core.topology import TRAINING_NODES
 
@@ -27,6 +28,7 @@ for dag_id, dag in bag.dags.items():
         "max_active_runs": dag.max_active_runs, "params": sorted(dag.params.keys()),
         "schedule": type(dag.timetable).__name__,
         "param_schemas": {k: dag.params.get_param(k).schema for k in dag.params.keys()},
+        "param_defaults": {k: dag.params.get_param(k).value for k in dag.params.keys()},
         "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "owner": t.owner, "retries": t.retries,
                               "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
                               "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None}
@@ -124,7 +126,9 @@ def test_every_spec_gets_its_nightly_and_scoring_dag(dagbag, spec):
         assert task["timeout"] == spec.airflow.task_timeout_minutes * 60
 
     scoring = dagbag["dags"][spec.scoring_dag_id]
-    assert scoring["params"] == ["input_uri", "model_version"]
+    assert scoring["params"] == ["engine", "input_uri", "model_version"]
+    assert scoring["param_schemas"]["engine"]["enum"] == list(SCORING_ENGINES)
+    assert scoring["param_defaults"]["engine"] == spec.scoring.engine
     assert scoring["tasks"]["score"]["upstream"] == ["input_gate"]
     assert scoring["tasks"]["output_gate"]["upstream"] == ["score"]
 
