@@ -97,10 +97,9 @@ class Engine:
 
 def load_engine(model_dir: Path, engine: str, where: str, warm_rows: int = DEFAULT_CHUNK_ROWS) -> Engine:
     """`engine` (a form's name; `auto` is resolved before, from the manifest) loaded from `model_dir` and called
-    once on `warm_rows` placeholder rows: a freshly loaded
-    TensorFlow function's first call costs 0.4-0.5 s on this machine (graph optimisation, thread pools, first
-    allocations) against ~0.06 s for the next, and TF Serving warms its models up for the same reason. `main`
-    loads the engine while the input downloads."""
+    once on `warm_rows` placeholder rows: a freshly loaded TensorFlow function's first call costs 0.4-0.5 s on
+    this machine (graph optimisation, thread pools, first allocations) against ~0.06 s for the next, and TF
+    Serving warms its models up for the same reason. `main` loads the engine while the input downloads."""
     started = time.perf_counter()
     spec = load_feature_spec(model_dir)
     prepare, run, described = _open_engine(model_dir, engine, spec, where)

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nightshift.core.predictions import committed_part, read_marker
+from nightshift.core.registry.forms import choose_engine
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
 
@@ -89,6 +90,7 @@ def test_penguins_scoring_names_the_predicted_species(api, published, penguins):
     marker = read_marker(s3, out)
     version = ModelRegistry(s3, MODEL_URI).read_pointer().version
     assert marker["rows"] == len(held_out) and marker["model_version"] == version
+    assert marker["engine"] == choose_engine(ModelRegistry(s3, MODEL_URI).read_manifest(version))[0]  # auto's pick
     part = committed_part(marker)
     body = s3.get_object(Bucket="nightshift-models", Key=f"predictions/penguins/date=2030-03-01/{part}")["Body"]
     table = pq.read_table(io.BytesIO(body.read()))

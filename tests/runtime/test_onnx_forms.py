@@ -131,6 +131,7 @@ def test_a_perturbed_form_is_refused_with_the_measured_difference_and_nothing_is
     assert reason.startswith("scores differ from the SavedModel's by up to ") and "(tolerance 0.0001)" in reason
     assert f"on {ROWS} held-out rows" in reason
     assert records["onnx"]["agreement"]["max_abs_diff"] > 1e-4
+    assert "rows_per_second" not in records["onnx"]  # never scored with: `auto` keeps the SavedModel
 
 
 def test_more_than_one_out_of_vocabulary_bucket_is_refused_at_export_with_the_reason(tmp_path):

@@ -159,7 +159,7 @@ def build_forms(model_dir: Path, signatures: Mapping[str, Any], held_out: HeldOu
         run = onnx_runner(onnx_path)
         agreement = measure(reference, scores(run, held_out), held_out.labels)
         reasons = refusals(agreement, float(policy.get("max_abs_diff", 1e-4)))
-        speed = rows_per_second(run, held_out)
+        speed = None if reasons else rows_per_second(run, held_out)  # a refused form is never scored with
     except Exception as exc:  # an optimised form never stops the publish of the model it came from
         log.warning("ONNX form not built: %s: %s", type(exc).__name__, exc)
         records["onnx"] = _record("onnx", onnx_path, None, [f"export failed: {type(exc).__name__}: {exc}"],
@@ -187,8 +187,7 @@ def _quantised(name: str, onnx_path: Path, reference: np.ndarray, held_out: Held
         agreement = measure(reference, scores(run, held_out), held_out.labels)
         reasons = refusals(agreement, float(policy.get("quantised_max_abs_diff", 0.05)),
                            float(policy.get("quantised_max_accuracy_drop", 0.005)))
-        if not reasons:  # a refused form is never scored with, so its speed is not worth the time
-            speed = rows_per_second(run, held_out)
+        speed = None if reasons else rows_per_second(run, held_out)  # as for the ONNX form
     except Exception as exc:  # as above: the model and its ONNX form publish without it
         log.warning("form %s not built: %s: %s", name, type(exc).__name__, exc)
         reasons = [f"quantisation failed: {type(exc).__name__}: {exc}"]
