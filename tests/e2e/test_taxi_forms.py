@@ -64,6 +64,8 @@ def test_the_published_version_carries_an_onnx_form_that_agrees_and_the_rule_dec
     assert [ln.split()[0] for ln in lines[forms_at + 1:forms_at + 5]] == ["savedmodel", "onnx", "onnx_fp16",
                                                                           "onnx_int8"]
     assert lines[forms_at + 2].endswith(f"; published; {onnx['rows_per_second']:,} rows/s")
+    engine, why = choose_engine(manifest)
+    assert lines[forms_at + 5] == f"scoring engine auto: {engine} ({why.removeprefix('auto: ')})"
 
 
 def test_scoring_with_onnx_runtime_predicts_what_the_savedmodel_predicts(version, stack, taxi_csv, tmp_path):

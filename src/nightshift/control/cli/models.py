@@ -12,7 +12,7 @@ from pathlib import Path
 from nightshift.control.cli.common import cli_actor, registry_for, spec_for
 from nightshift.core.config import load_settings
 from nightshift.core.metrics import METRICS
-from nightshift.core.registry.forms import form_rows
+from nightshift.core.registry.forms import choose_engine, form_rows
 
 
 def _fmt_metrics(metrics: dict) -> str:
@@ -61,6 +61,8 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         print("forms:")
         for row in forms:
             print(f"  {row.line()}")
+        engine, why = choose_engine(manifest)
+        print(f"scoring engine auto: {engine} ({why.removeprefix('auto: ')})")
     print(f"serving: {'yes' if pointer and pointer.version == args.version else 'no'}")
     print("checksums: " + ("OK" if not problems else "MISMATCH"))
     for problem in problems:
