@@ -35,6 +35,7 @@ from nightshift_tfx import warm_child
 log = logging.getLogger("nightshift_tfx.warm_server")
 
 TERM_GRACE_SECONDS = 10.0
+REQUEST_SECONDS = 10.0  # a peer that connects must send its whole request within this
 
 
 @dataclass
@@ -138,8 +139,8 @@ class WarmServer:
         except EOFError:
             conn.close()
             return
-        except (OSError, ValueError) as exc:
-            log.warning("refused a request: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the server refuses it and serves on
+            log.warning("refused a request: %s: %s", exc.__class__.__name__, exc)
             conn.close()
             return
         label = f"{request['module']} {' '.join(request['argv'])}"
@@ -156,31 +157,17 @@ class WarmServer:
         _, uid, _ = struct.unpack("3i", creds)
         if uid != os.getuid():
             raise ValueError(f"peer uid {uid} is not this runtime's user")
-        conn.settimeout(10)
-        data, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        conn.settimeout(REQUEST_SECONDS)
+        data, fds, _, _ = socket.recv_fds(conn, 65536, 2)  # room for one more than allowed: a second is refused
         if not data and not fds:
             raise EOFError  # a readiness probe: connected and left
+        try:
+            if len(fds) != 1:
+                raise ValueError(f"expected one output descriptor, got {len(fds)}")
+            request = _parse_request(data, conn)
+        except BaseException:
             for fd in fds:
                 os.close(fd)
-            raise ValueError(f"expected one output descriptor, got {len(fds)}")
-        try:
-            if len(data) < HEADER.size:
-                raise ValueError("short request header")
-            (size,) = HEADER.unpack(data[:HEADER.size])
-            if size > MAX_REQUEST_BYTES:
-                raise ValueError(f"request of {size} bytes")
-            body = data[HEADER.size:]
-            while len(body) < size:
-                chunk = conn.recv(size - len(body))
-                if not chunk:
-                    raise ValueError("request cut short")
-                body += chunk
-            request = json.loads(body)
-            for key in ("module", "argv", "env", "cwd"):
-                if key not in request:
-                    raise ValueError(f"request without {key!r}")
-        except (ValueError, OSError):
-            os.close(fds[0])
             raise
         conn.settimeout(None)
         return request, fds[0]
@@ -245,6 +232,37 @@ class WarmServer:
             except OSError:
                 pass  # the caller is gone
             child.conn.close()
+
+
+def _parse_request(data: bytes, conn: socket.socket) -> dict:
+    """The request frame (length + JSON), read to its end and checked field by field before anything forks."""
+    if len(data) < HEADER.size:
+        raise ValueError("short request header")
+    (size,) = HEADER.unpack(data[:HEADER.size])
+    if size > MAX_REQUEST_BYTES:
+        raise ValueError(f"request of {size} bytes exceeds {MAX_REQUEST_BYTES}")
+    body = data[HEADER.size:]
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            raise ValueError("request cut short")
+        body += chunk
+    if len(body) != size:
+        raise ValueError(f"request body of {len(body)} bytes, header said {size}")
+    request = json.loads(body)
+    if not isinstance(request, dict):
+        raise ValueError("request is not a JSON object")
+    if not (isinstance(request.get("module"), str) and request["module"]):
+        raise ValueError("request 'module' must be a non-empty string")
+    if not (isinstance(request.get("argv"), list) and all(isinstance(a, str) for a in request["argv"])):
+        raise ValueError("request 'argv' must be a list of strings")
+    env = request.get("env")
+    if not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k
+                                          and "\0" not in k + v for k, v in env.items())):
+        raise ValueError("request 'env' must map names to strings")
+    if not (isinstance(request.get("cwd"), str) and os.path.isdir(request["cwd"])):
+        raise ValueError("request 'cwd' must name an existing folder")
+    return request
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from nightshift.core.config import Settings
 
 S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.control.s3_roles): nightly and rollback DAGs
+READER_CONN_ID = "nightshift_s3_reader"  # the reader identity: the compile step downloads the champion with it
 SCORING_CONN_ID = "nightshift_s3_scoring"  # the scorer identity: the batch-scoring DAGs
 # What a TFX node process inherits from the worker; everything else is set explicitly.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
@@ -66,6 +67,8 @@ class TfxRuntimeHook(SubprocessHook):
     With the warm runtime listening (`nightshift.core.warm_runtime`; the stack starts it), the module runs in a
     forked child of a process that has TensorFlow and TFX imported already; otherwise in a new interpreter.
     Both get the same arguments, environment and working folder, and report the same exit codes.
+    The child holds the S3 keys of `s3` alone, or none when `s3` is None: a step gets only what it uses
+    (Transform and Trainer run the pipeline's own code and hold no key at all; the pusher holds the publisher's).
     """
 
     MODULE = "nightshift_tfx"
@@ -73,7 +76,7 @@ class TfxRuntimeHook(SubprocessHook):
     def __init__(self, settings: Settings, s3: S3ConnectionAccess | None = None):
         super().__init__()
         self.settings = settings
-        self.s3 = s3 or S3ConnectionAccess()
+        self.s3 = s3
         self._warm_socket: Any = None
         self.last_result: Any = None  # the warm runtime's measurements of the last child (ChildResult)
 
@@ -89,7 +92,8 @@ class TfxRuntimeHook(SubprocessHook):
 
     def environment(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
-        env.update(self.s3.runtime_env())
+        if self.s3 is not None:
+            env.update(self.s3.runtime_env())
         env["PYTHONUNBUFFERED"] = "1"  # TensorFlow's own settings: nightshift_tfx/__init__.py
         return env
 

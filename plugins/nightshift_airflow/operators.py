@@ -17,7 +17,7 @@ from nightshift.core.config import load_settings
 from nightshift.core.errors import DataContractViolation
 from nightshift.core.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
 from nightshift_airflow.cost import RecordsCost
-from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
+from nightshift_airflow.hooks import READER_CONN_ID, S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
 from nightshift_airflow.links import DataDocsLink, ModelReportLink, PublishedManifestLink
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class CompileTfxPipelineOperator(RecordsCost, BaseOperator):
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
-        return TfxRuntimeHook(load_settings())
+        return TfxRuntimeHook(load_settings(), S3ConnectionAccess(READER_CONN_ID))  # reads the champion only
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.core.mlmd import parse_mysql_url
@@ -210,7 +210,7 @@ class TfxNodeOperator(RecordsCost, BaseOperator):
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
-        return TfxRuntimeHook(load_settings())
+        return TfxRuntimeHook(load_settings())  # no S3 key: the node reads and writes local artifacts only
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         run_dir = run_dir_for(self.pipeline, context["run_id"])
@@ -240,6 +240,10 @@ class PusherNodeOperator(TfxNodeOperator):
         super().__init__(**kwargs)
         self.registry_uri = registry_uri
         self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def hook(self) -> TfxRuntimeHook:
+        return TfxRuntimeHook(load_settings(), S3ConnectionAccess(self.aws_conn_id))  # the one step that publishes
 
 
 def _window_end(context: Context) -> Any:

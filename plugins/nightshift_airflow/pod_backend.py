@@ -13,7 +13,8 @@ from kubernetes.client import models as k8s
 
 from nightshift.core import exit_codes
 from nightshift.core.config import load_settings
-from nightshift_airflow.hooks import TfxRuntimeHook
+from nightshift.core.topology import PUSHER_ID
+from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
 from nightshift_airflow.operators import run_dir_for
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class TfxNodePodOperator(KubernetesPodOperator):
             kubernetes_conn_id=execution.kubernetes_conn_id,
             skip_on_exit_code=exit_codes.NOTHING_TO_PUBLISH,
             get_logs=True,
+            log_pod_spec_on_failure=False,  # the spec holds the step's environment (S3 keys, MLMD's password)
             on_finish_action="delete_succeeded_pod",
             **kwargs,
         )
@@ -51,7 +53,8 @@ class TfxNodePodOperator(KubernetesPodOperator):
 
     def render_node(self, run_id: str) -> None:
         """Arguments and environment for this run, from the same hook the subprocess backend uses."""
-        hook = TfxRuntimeHook(load_settings())
+        publishes = self.tfx_node_id == PUSHER_ID  # only the pusher's pod gets a key (the publisher's)
+        hook = TfxRuntimeHook(load_settings(), S3ConnectionAccess(S3_CONN_ID) if publishes else None)
         self.arguments = hook.arguments("node", str(run_dir_for(self.pipeline, run_id)), self.tfx_node_id)
         self.env_vars = [k8s.V1EnvVar(name=k, value=v) for k, v in sorted(hook.environment().items())]
 

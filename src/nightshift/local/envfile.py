@@ -47,6 +47,7 @@ def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Pa
         # The nightly and rollback DAGs publish; the scoring DAG scores (nightshift.control.s3_roles).
         "AIRFLOW_CONN_NIGHTSHIFT_S3": connection("publisher"),
         "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING": connection("scorer"),
+        "AIRFLOW_CONN_NIGHTSHIFT_S3_READER": connection("reader"),  # the compile step reads the champion
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -151,9 +152,15 @@ def ensure(root: Path, profile: str = "local") -> Path:
     if not all(name in values for role in ROLES for name in key_vars(role)):  # before S3 identities existed
         fresh = render(root, s3_port=int(values.get("NIGHTSHIFT_S3_PORT", "8333")))
         upgraded = {name for role in ROLES for name in key_vars(role)} | {
-            "AIRFLOW_CONN_NIGHTSHIFT_S3", "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING"}
+            "AIRFLOW_CONN_NIGHTSHIFT_S3", "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING", "AIRFLOW_CONN_NIGHTSHIFT_S3_READER"}
         values.update({k: fresh[k] for k in upgraded})
         write(path, values)  # a running S3 server learns the identities at its next start (make down; make up)
+    if "AIRFLOW_CONN_NIGHTSHIFT_S3_READER" not in values:  # before the compile step read with the reader's key
+        reader = dict(zip(("login", "password"), (values[name] for name in key_vars("reader")), strict=True))
+        values["AIRFLOW_CONN_NIGHTSHIFT_S3_READER"] = json.dumps(
+            {"conn_type": "aws", **reader, "extra": {"endpoint_url": values["NIGHTSHIFT_S3_ENDPOINT"],
+                                                      "region_name": "us-east-1"}}, separators=(",", ":"))
+        write(path, values)
     pw_file = Path(values["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     if not pw_file.exists():
         write_private(pw_file, json.dumps({"admin": secrets.token_urlsafe(12), "viewer": secrets.token_urlsafe(12)}))

@@ -2,6 +2,9 @@
 
 Every port is set explicitly from one base port, so a test instance never collides with the
 `make up` one, and every listener binds 127.0.0.1 (without -ip.bind weed binds all interfaces).
+weed runs behind `nightshift.local.s3_door`, in a network namespace of its own: the S3 gateway, through the
+door, is the only port of the store that another process can reach (NIGHTSHIFT_S3_ISOLATION=off runs it
+unisolated, for hosts without user namespaces).
 """
 
 from __future__ import annotations
@@ -54,6 +57,18 @@ def command(data_dir: Path, ports: SeaweedPorts, s3_config: Path | None = None) 
     ]
 
 
+def isolated(env: dict[str, str] | None = None) -> bool:
+    return (env if env is not None else os.environ).get("NIGHTSHIFT_S3_ISOLATION", "on").lower() not in (
+        "off", "0", "false", "no")
+
+
+def door_command(store: list[str], port: int) -> list[str]:
+    """weed in a private network namespace; the door on the host's 127.0.0.1:`port` forwards to its gateway
+    (the same port number inside the namespace, where nothing else listens)."""
+    return [sys.executable, "-m", "nightshift.local.s3_door", "--listen", f"127.0.0.1:{port}",
+            "--target", f"127.0.0.1:{port}", "--isolate", "--", *store]
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -77,7 +92,10 @@ def start(data_dir: Path, ports: SeaweedPorts, access_key: str, secret_key: str,
         write_private(config, json.dumps(identities, indent=2))
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-    proc = subprocess.Popen(command(data_dir, ports, config), stdout=log, stderr=subprocess.STDOUT, env=env,
+    cmd = command(data_dir, ports, config)
+    if isolated():
+        cmd = door_command(cmd, ports.s3)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True, umask=0o077)
     wait_ready(ports.s3, access_key, secret_key, proc, timeout, log_path)
     return proc

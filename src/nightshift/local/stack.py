@@ -78,11 +78,18 @@ class Stack:
             pass  # started by another process (e.g. `make up`): its start time was checked above
         return pid
 
-    def _spawn(self, name: str, cmd: list[str], extra_env: dict[str, str] | None = None) -> int:
+    def runtime_env(self) -> dict[str, str]:
+        """The warm TFX runtime's own environment: no secret at all (each request carries its step's keys)."""
+        from nightshift.core.warm_runtime import server_environment
+
+        return server_environment(self.service_env())
+
+    def _spawn(self, name: str, cmd: list[str], extra_env: dict[str, str] | None = None,
+               env: dict[str, str] | None = None) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = os.fdopen(os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-        env = {**self.service_env(), **(extra_env or {})}
+        env = {**(self.service_env() if env is None else env), **(extra_env or {})}
         # umask 077: everything the services create (Airflow's SQLite database, task logs, run folders) is
         # readable by this user only.
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, umask=0o077,
@@ -157,7 +164,7 @@ class Stack:
             return
         runtime = self.runtime_command()
         if runtime and self._pid(RUNTIME) is None:  # preloads while Airflow starts
-            self._spawn(RUNTIME, runtime)
+            self._spawn(RUNTIME, runtime, env=self.runtime_env())
         airflow_bin = str(self.bin_dir / "airflow")
         if self._pid("api-server") is None and seaweed.port_open(self.api_port):
             raise RuntimeError(f"127.0.0.1:{self.api_port} is already in use by a process this stack did not start; "
