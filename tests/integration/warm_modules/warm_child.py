@@ -14,6 +14,11 @@ if action == "talk":  # two lines on stdout, one on stderr, then exit with the c
 elif action == "env":  # the environment the child sees, one NAME per line
     for name in sorted(os.environ):
         print(name)
+elif action == "proc-environ":  # what the kernel shows any reader of /proc/<pid>/environ, one NAME=VALUE a line
+    with open("/proc/self/environ", "rb") as f:
+        for item in f.read().split(b"\0"):
+            if item:
+                print(item.decode(errors="replace"))
 elif action == "sleep":  # write our pid, then sleep until ended
     with open(rest[0], "w") as f:
         f.write(str(os.getpid()))
