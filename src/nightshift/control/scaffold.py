@@ -24,6 +24,17 @@ TEMPLATE = Path(__file__).parent / "templates" / "classifier_model.py.tmpl"
 MAX_CLASSES = 50
 
 
+def inline_text(text: str) -> str:
+    """A column or file name inside a comment or docstring of generated code: one line, quotes and backslashes
+    escaped, so a CSV header can never end the comment or string and run as code (`y\"\"\"+...`)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def yaml_string(text: str) -> str:
+    """A YAML scalar holding exactly `text` (a JSON string is a YAML double-quoted scalar)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 class ScaffoldError(NightshiftError):
     """The sample or the arguments do not allow a pipeline to be scaffolded."""
 
@@ -100,13 +111,13 @@ def render_spec(name: str, label: str, classes: list[str], majority_share: float
   thresholds:
     sparse_categorical_accuracy: {bound}   # floor: the sample's majority share
   baseline_margin: {margin}     # accuracy must beat always answering the majority class by this much"""
-    ts = f"\n  timestamp_column: {timestamp_column}   # unix seconds: one raw partition per day" if timestamp_column \
+    ts = f"\n  timestamp_column: {yaml_string(timestamp_column)}   # unix seconds: one raw partition per day" if timestamp_column \
         else "\n  # no timestamp_column: `nightshift seed` lands a file as one partition (--date, default today)"
-    return f"""# Scaffolded by `nightshift new {name} --from {sample} --label {label}`. Edit freely; see
-# docs/adding-a-pipeline.md for every key. The DAG factory turns this file into {name}_nightly and
+    return f"""# Scaffolded by `nightshift new {name} --from {inline_text(sample)} --label {inline_text(label)}`. Edit freely;
+# see docs/adding-a-pipeline.md for every key. The DAG factory turns this file into {name}_nightly and
 # {name}_batch_score; a mistake here shows as an import error naming this file and the key.
 name: {name}
-description: {label} classifier ({len(classes)} classes), scaffolded from {sample}.
+description: {yaml_string(f"{label} classifier ({len(classes)} classes), scaffolded from {sample}.")}
 
 source:
   dataset: {name}
@@ -123,7 +134,7 @@ training:
   eval_steps: 50
 
 evaluation:
-  label_key: {label}_xf   # the class index preprocessing_fn derives from {label}{evaluation}
+  label_key: {yaml_string(label + "_xf")}   # the class index preprocessing_fn derives from the label{evaluation}
   champion_tolerance: 0.0
   slices: []
 
@@ -134,7 +145,7 @@ push:
 scoring:
   input_uri: s3://nightshift-raw/{name}-score/
   output_uri: s3://nightshift-models/predictions/{name}
-  label_column: {label}
+  label_column: {yaml_string(label)}
   schedule: "30 3 * * *"
 
 airflow:
@@ -179,7 +190,8 @@ def scaffold(name: str, sample: Path, label: str, *, project_root: Path, pipelin
     module = folder / "model.py"
     shares = class_shares(df, label, classes)
     module.write_text(Template(TEMPLATE.read_text()).substitute(
-        name=name, sample=sample.name, label=label, numeric=repr(numeric), categorical=repr(categorical),
+        name=name, sample_text=inline_text(sample.name), label_text=inline_text(label), label_literal=repr(label),
+        numeric=repr(numeric), categorical=repr(categorical),
         classes=repr(classes), shares=repr([round(s, 6) for s in shares])))
     doc = draft_contract(df, name, sample.name, timestamp_column=timestamp_column)
     doc["expectations"] = [e for e in doc["expectations"]
