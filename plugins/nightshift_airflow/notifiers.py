@@ -37,12 +37,19 @@ def webhook_url(conn_id: str) -> str | None:
     except Exception as exc:  # not found comes as several types, by secrets backend
         log.warning("alert connection %r not defined (%s); the alert is only logged", conn_id, exc)
         return None
-    host = conn.host or ""
+    return connection_url(conn.conn_type, conn.host, conn.port, conn.schema)
+
+
+def connection_url(conn_type: str | None, host: str | None, port: int | None, schema: str | None) -> str:
+    """The webhook's URL from a connection's parts, keeping its scheme: a URI connection `https://host/path`
+    arrives as conn_type "https" (the token in its path must not travel in clear)."""
+    host = host or ""
     if "://" in host:
         return host
-    port = f":{conn.port}" if conn.port else ""
-    path = (conn.schema or "").lstrip("/")
-    return f"http://{host}{port}/{path}"
+    scheme = "https" if (conn_type or "").lower() == "https" else "http"
+    port_part = f":{port}" if port else ""
+    path = (schema or "").lstrip("/")
+    return f"{scheme}://{host}{port_part}/{path}"
 
 
 def post_alert(conn_id: str, alert: Any) -> None:
