@@ -37,9 +37,16 @@ class RealizedMetricsOperator(RecordsCost, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.control.monitoring import monitor, retrain_reason
+        from nightshift.core.config import load_settings
         from nightshift.core.registry.store import ModelRegistry
+        from nightshift.core.scoring_input import InputNotAllowed, allowed_inputs, check_input_allowed
         from nightshift.core.spec_loading import load_spec
 
+        if self.labels_uri:  # a form field: confined like a scoring input, before anything is read
+            try:
+                check_input_allowed(self.labels_uri, *allowed_inputs(load_settings()))
+            except InputNotAllowed as exc:
+                raise AirflowFailException(str(exc)) from exc
         spec = load_spec(self.spec_path)
         client = S3ConnectionAccess(self.aws_conn_id).get_client()
         reports = monitor(client, spec, labels_uri=self.labels_uri or None, record=True)

@@ -60,14 +60,19 @@ class ScoringInputGateOperator(RecordsCost, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from nightshift.control.contracts import for_scoring, load_contract
         from nightshift.control.window_validation import validate_file
-        from nightshift.core.scoring_input import fetch_input
+        from nightshift.core.scoring_input import InputNotAllowed, allowed_inputs, fetch_input
 
         resolved = context["ti"].xcom_pull(task_ids=self.resolve_task_id)
         contract = for_scoring(load_contract(self.contract_path), self.label_column)
         client = S3ConnectionAccess(self.aws_conn_id).get_client() if resolved["input"].startswith("s3://") else None
         with tempfile.TemporaryDirectory() as tmp:
             # The fingerprint of exactly what is validated: the scorer refuses any other object.
-            local, fingerprint = fetch_input(client, resolved["input"], Path(tmp))
+            # Confined again on the opened file: a link swapped since resolve_input checked the path is refused.
+            try:
+                local, fingerprint = fetch_input(client, resolved["input"], Path(tmp),
+                                                 roots=allowed_inputs(load_settings())[1])
+            except InputNotAllowed as exc:
+                raise AirflowFailException(str(exc)) from exc
             # A labelled file (a back-test) may be scored: the scorer reads only the model's features.
             ignore = (self.label_column,) if self.label_column else ()
             result = validate_file(local, contract, ignore_columns=ignore)

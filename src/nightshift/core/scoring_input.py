@@ -81,19 +81,31 @@ def check_input_allowed(input_uri: str, prefixes: list[str], roots: list[Path]) 
                               f"{', '.join(str(r) for r in roots)} (setting {ROOTS_ENV})")
 
 
-def fetch_input(client: Any, source: str, dest_dir: Path, *, expect: str | None = None) -> tuple[Path, str]:
+def fetch_input(client: Any, source: str, dest_dir: Path, *, expect: str | None = None,
+                roots: list[Path] | None = None) -> tuple[Path, str]:
     """A private local copy of the input and its fingerprint (S3: the ETag; local: "sha256:<hex>").
 
     The gate records the fingerprint of what it validated; the scorer passes it as `expect`, and a
     different object raises InputChanged naming it. The copy is streamed (bounded memory) and the scorer
-    reads the copy, so the file cannot change under it either."""
+    reads the copy, so the file cannot change under it either.
+
+    With `roots`, a local file is checked again after it is opened, on what was opened (its path in
+    /proc/self/fd): a symlink swapped after `check_input_allowed` cannot make this read a file outside them."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     if not source.startswith("s3://"):
         path = Path(source)
-        if not path.is_file():
-            raise NightshiftError(f"{source}: no such input file")
+        try:
+            src_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise NightshiftError(f"{source}: no such input file") from exc
+        src = os.fdopen(src_fd, "rb")
+        try:
+            _check_opened(src_fd, source, roots)
+        except BaseException:
+            src.close()
+            raise
         dest = dest_dir / f"{uuid.uuid4().hex[:8]}-{path.name}"
-        with path.open("rb") as src, dest.open("wb") as sink:
+        with src, dest.open("wb") as sink:
             fingerprint = "sha256:" + sha256_stream(iter(lambda: src.read(CHUNK), b""), sink)
         if expect is not None and fingerprint != expect:
             dest.unlink()
@@ -120,6 +132,19 @@ def fetch_input(client: Any, source: str, dest_dir: Path, *, expect: str | None 
             sink.write(block)
     os.replace(partial, dest)
     return dest, response["ETag"]
+
+
+def _check_opened(fd: int, source: str, roots: list[Path] | None) -> None:
+    import stat
+
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise NightshiftError(f"{source}: no such input file (not a regular file)")
+    if roots is None:
+        return
+    opened = Path(os.readlink(f"/proc/self/fd/{fd}"))  # the file itself, whatever links led to it
+    if not any(opened.is_relative_to(root) for root in roots):
+        raise InputNotAllowed(f"{source}: scoring reads local files only under "
+                              f"{', '.join(str(r) for r in roots)} (setting {ROOTS_ENV})")
 
 
 def resolve_input(client: Any, input_uri: str, output_uri: str, *, fallback_partition: str) -> dict[str, str]:
