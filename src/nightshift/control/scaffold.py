@@ -111,9 +111,11 @@ def render_spec(name: str, label: str, classes: list[str], majority_share: float
   thresholds:
     sparse_categorical_accuracy: {bound}   # floor: the sample's majority share
   baseline_margin: {margin}     # accuracy must beat always answering the majority class by this much"""
-    ts = f"\n  timestamp_column: {yaml_string(timestamp_column)}   # unix seconds: one raw partition per day" if timestamp_column \
-        else "\n  # no timestamp_column: `nightshift seed` lands a file as one partition (--date, default today)"
-    return f"""# Scaffolded by `nightshift new {name} --from {inline_text(sample)} --label {inline_text(label)}`. Edit freely;
+    ts = (f"\n  timestamp_column: {yaml_string(timestamp_column)}   # unix seconds: one raw partition per day"
+          if timestamp_column else
+          "\n  # no timestamp_column: `nightshift seed` lands a file as one partition (--date, default today)")
+    origin = f"--from {inline_text(sample)} --label {inline_text(label)}"
+    return f"""# Scaffolded by `nightshift new {name} {origin}`. Edit freely;
 # see docs/adding-a-pipeline.md for every key. The DAG factory turns this file into {name}_nightly and
 # {name}_batch_score; a mistake here shows as an import error naming this file and the key.
 name: {name}
