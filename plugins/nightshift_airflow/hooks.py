@@ -14,14 +14,6 @@ if TYPE_CHECKING:
 S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.control.s3_roles): nightly and rollback DAGs
 READER_CONN_ID = "nightshift_s3_reader"  # the reader identity: the compile step downloads the champion with it
 SCORING_CONN_ID = "nightshift_s3_scoring"  # the scorer identity: the batch-scoring DAGs
-# What a TFX node process inherits from the worker; everything else is set explicitly.
-_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
-                 "NIGHTSHIFT_MLMD_SQLITE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                 # MLMD's MySQL password reaches a node by environment (or an owner-only file it names), never
-                 # through the run config, the IR or the command line
-                 "NIGHTSHIFT_MLMD_MYSQL", "NIGHTSHIFT_MLMD_PASSWORD", "NIGHTSHIFT_MLMD_PASSWORD_FILE")
-
-
 class S3ConnectionAccess:
     """boto3 access configured from an Airflow connection of type aws (endpoint in extra), through the Amazon
     provider's S3Hook, built on first use so that parsing a DAG loads no provider. Not itself a hook: the
@@ -91,10 +83,11 @@ class TfxRuntimeHook(SubprocessHook):
         return ["-u", "-m", cls.MODULE, *cls.module_arguments(action, run_dir, node_id)]
 
     def environment(self) -> dict[str, str]:
-        env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
+        from nightshift.core.step_env import step_environment
+
+        env = step_environment(os.environ, None)  # TensorFlow's own settings: nightshift_tfx/__init__.py
         if self.s3 is not None:
             env.update(self.s3.runtime_env())
-        env["PYTHONUNBUFFERED"] = "1"  # TensorFlow's own settings: nightshift_tfx/__init__.py
         return env
 
     def run_module(self, module: str, args: list[str]) -> int:

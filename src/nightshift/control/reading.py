@@ -34,7 +34,7 @@ def load_bytes(source: str, client: Any = None) -> bytes:
         from nightshift.core.s3 import S3Uri, client_from_env
 
         uri = S3Uri.parse(source)
-        client = client or client_from_env()
+        client = client or client_from_env(role="ingestion")  # the raw zone's role, never the admin
         try:
             return client.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
         except client.exceptions.NoSuchKey as exc:

@@ -15,7 +15,7 @@ def lineage_of(spec: PipelineSpec, version: int, settings: Settings, client: Any
     from nightshift.core.run_reports import DATA_DOCS, PARTITIONS, run_reports_uri
     from nightshift.core.s3 import S3Uri, client_from_env
 
-    client = client or client_from_env()
+    client = client or client_from_env(role="reader")  # reads the registry and reports only
     registry = ModelRegistry(client, spec.push.uri)
     manifest = registry.read_manifest(version)
     pointer = registry.read_pointer()

@@ -33,17 +33,6 @@ SOCKET_NAME = "tfx-runtime.sock"
 DRAIN_SECONDS = 5.0
 
 
-# All the warm server's own environment may hold. A forked child's /proc/<pid>/environ shows the server's block
-# whatever the child sets later, so the server starts with nothing secret; each request brings its step's keys.
-SERVER_ENV_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NIGHTSHIFT_HOME", "NIGHTSHIFT_VAR_DIR",
-                    "NIGHTSHIFT_PROFILE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONPATH")
-
-
-def server_environment(env: dict[str, str]) -> dict[str, str]:
-    """The warm server's environment: the names above, nothing else (no Airflow secret, no S3 key)."""
-    return {name: env[name] for name in SERVER_ENV_NAMES if name in env}
-
-
 class WarmRuntimeUnavailable(ConnectionError):
     """Nobody answers on the socket: the caller starts a cold interpreter instead."""
 

@@ -80,7 +80,7 @@ class Stack:
 
     def runtime_env(self) -> dict[str, str]:
         """The warm TFX runtime's own environment: no secret at all (each request carries its step's keys)."""
-        from nightshift.core.warm_runtime import server_environment
+        from nightshift.core.step_env import server_environment
 
         return server_environment(self.service_env())
 

@@ -54,15 +54,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     """Same code path as the taxi_batch_score DAG's score task, run in the TFX interpreter."""
     from nightshift.control.s3_roles import role_credentials
     from nightshift.core.batch_score_command import MODULE, BatchScoreRequest
+    from nightshift.core.step_env import step_environment
 
     settings = load_settings()
     spec = spec_for(args.model)
     request = BatchScoreRequest(model_uri=spec.push.uri, input=args.input, output=args.output, run_id=args.run_id,
                                 chunk_rows=args.chunk_rows or spec.scoring.chunk_rows, version=args.version or None,
                                 key_column=spec.scoring.key_column, engine=args.engine or spec.scoring.engine)
-    env = dict(os.environ)
-    if creds := role_credentials("scorer"):  # the scorer identity: writes predictions, nothing else
-        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds
+    # The scorer identity (writes predictions, nothing else) and the names a step needs; not the shell's .env.
+    env = step_environment(os.environ, role_credentials("scorer") or _standard_keys())
     if settings.runtime_socket is not None:  # the local stack's warm runtime: TensorFlow is imported already
         from nightshift.core import warm_runtime
 
@@ -72,3 +72,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         except warm_runtime.WarmRuntimeUnavailable:
             pass  # nobody listening: nothing ran yet, a new interpreter does the same
     return subprocess.run([str(settings.runtime_python), "-m", MODULE, *request.arguments()], env=env).returncode
+
+
+def _standard_keys() -> tuple[str, str] | None:
+    """Production: a process given no role variables was given its identity as the standard AWS ones."""
+    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return (access, secret) if access and secret else None
