@@ -17,8 +17,14 @@ from nightshift.core.private_file import write_private
 
 
 def run_key(run_id: str) -> str:
-    """A filesystem-safe folder name for an Airflow run id (which holds ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    """A filesystem-safe folder name for an Airflow run id (which holds ':' and '+'), one per run id.
+
+    The readable part alone is not enough: `…T02:00:00+00:00` and `…T02_00_00_00_00` read the same, and `.`
+    or `..` name a folder above the run's. A digest of the exact run id keeps two runs apart."""
+    import hashlib
+
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id).strip("_")[:120] or "run"
+    return f"{readable}-{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
