@@ -13,6 +13,7 @@ from tfx.components.pusher import executor as pusher_executor
 from tfx.types import artifact_utils
 
 from nightshift.core.metrics import METRICS
+from nightshift.core.registry.pointer_moves import ChampionMoved
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
 from nightshift_tfx.champion import champion_moved
@@ -101,8 +102,14 @@ class Executor(pusher_executor.Executor):
         model_dir = Path(self.GetModelPath(input_dict))
         with tempfile.TemporaryDirectory(prefix="nightshift-forms-") as workdir:
             form_files, forms = _optimised_forms(input_dict, exec_properties, model_dir, Path(workdir))
-            manifest = self._publish(registry, model_dir, exec_properties, run, evaluation_uri, baseline,
-                                     form_files, forms)
+            try:
+                manifest = self._publish(registry, model_dir, exec_properties, run, evaluation_uri, baseline,
+                                         form_files, forms)
+            except ChampionMoved as exc:  # the served version changed while this run uploaded: not served
+                log.warning("NOT BLESSED: %s", exc)
+                self._MarkNotPushed(model_push)
+                _write_result(model_push, {"pushed": False, "reasons": [str(exc)], "baseline": baseline.as_dict()})
+                return
         destination = f"{exec_properties['destination_uri'].rstrip('/')}/{manifest.version}/"
         self._MarkPushed(model_push, pushed_destination=destination, pushed_version=str(manifest.version))
         _write_result(model_push, {"pushed": True, "destination": destination, "version": manifest.version,
@@ -131,4 +138,5 @@ class Executor(pusher_executor.Executor):
                           "forms": forms},
             },
             extra_files=form_files,
+            measured_against=run.get("champion_version"),
         )

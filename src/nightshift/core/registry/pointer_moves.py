@@ -31,6 +31,17 @@ class PointerConflict(RegistryError):
     """The pointer kept changing under us (or its version was pruned meanwhile); nothing was moved."""
 
 
+class ChampionMoved(RegistryError):
+    """A publish measured against one served version found another serving at the swap; not served."""
+
+
+UNCHECKED: Any = object()  # move_pointer's `measured_against` when the caller compared with nothing
+
+
+def _served(version: int | None) -> str:
+    return "nothing served" if version is None else f"v{version}"
+
+
 class PointerMoves:
     client: Any
     bucket: str
@@ -45,12 +56,16 @@ class PointerMoves:
         def check_files(self, manifest: Manifest) -> list[str]: ...
 
     def move_pointer(self, version: int, *, action: str, actor: str, reason: str, run_id: str | None = None,
-                     forward_only: bool = False, attempts: int = 10) -> Pointer:
+                     forward_only: bool = False, measured_against: int | None = UNCHECKED,
+                     attempts: int = 10) -> Pointer:
         """Point serving at `version` by compare-and-swap, then record the change in the audit log.
 
         `forward_only` (publishing): when a newer version is already serving, leave the pointer and
         log that this version was superseded. Otherwise the version's files are verified first: the
-        pointer never names a version that is missing or altered."""
+        pointer never names a version that is missing or altered.
+        `measured_against` (publishing): the served version the challenger beat (None: nothing was served).
+        The swap is conditional on it still serving, in the same compare-and-swap; a rollback, a promote or
+        this run's own earlier model serving instead raises ChampionMoved and leaves the pointer."""
         mkey = manifest_key(self.prefix, version)
         manifest_raw = get_bytes(self.client, self.bucket, mkey)
         if manifest_raw is None:
@@ -66,6 +81,14 @@ class PointerMoves:
             if current is not None:
                 self._record(current)  # a writer that died right after its swap left this one unrecorded
             before = current.version if current else None
+            retried = current is not None and current.version == version and current.run_id == manifest.run_id
+            if measured_against is not UNCHECKED and before != measured_against and not retried:
+                why = (f"v{version} was measured against {_served(measured_against)} but {_served(before)} "
+                       "is serving now")
+                self._append_audit(AuditEntry(now_utc(), action, actor, before, before, f"{reason}; {why}: not served",
+                                              run_id, change_id=f"champion-moved-v{version}"))
+                raise ChampionMoved(f"{self._uri(pointer_key(self.prefix))}: {why}; the pointer was not moved (run "
+                                    "again to be measured against what is served)")
             if forward_only and current is not None and current.version >= version:
                 if current.version == version and current.run_id == manifest.run_id:
                     return current  # a retried publish: this very version already serves

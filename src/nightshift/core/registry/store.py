@@ -36,7 +36,7 @@ from nightshift.core.registry.layout import (
     versions_in,
 )
 from nightshift.core.registry.manifest import FileEntry, Manifest, Pointer, scan_model_dir, sha256_bytes, sha256_file
-from nightshift.core.registry.pointer_moves import PointerMoves
+from nightshift.core.registry.pointer_moves import UNCHECKED, PointerMoves
 from nightshift.core.s3 import (
     S3Uri,
     download_hashed,
@@ -188,13 +188,15 @@ class ModelRegistry(PointerMoves):
 
     # -- publishing ----------------------------------------------------------------------------
     def publish(self, model_dir: Path, manifest_fields: dict[str, Any],
-                extra_files: dict[str, Path] | None = None) -> Manifest:
+                extra_files: dict[str, Path] | None = None, *, measured_against: int | None = UNCHECKED) -> Manifest:
         """Upload a SavedModel folder as a new version and move the pointer to it (forward only).
 
         `extra_files` (path inside the version -> local file) go into the same version and manifest: the
         optimised forms, built beside the Trainer's folder rather than written into it.
         Idempotent per pipeline run: called again with the same `run_id` (a retried task) it finishes the
-        version that run claimed, or returns it if it was complete, and never makes a second one."""
+        version that run claimed, or returns it if it was complete, and never makes a second one.
+        `measured_against`: the served version the model was compared with; the pointer moves only while it
+        still serves (ChampionMoved otherwise: the version stays in the registry, unserved, audited)."""
         ensure_bucket(self.client, self.bucket)
         saved_model = scan_model_dir(model_dir)
         local = {f.path: model_dir / f.path for f in saved_model}
@@ -226,7 +228,8 @@ class ModelRegistry(PointerMoves):
             self.client.put_object(Bucket=self.bucket, Key=manifest_key(self.prefix, version),
                                    Body=manifest.to_json(), ContentType="application/json")
         self.move_pointer(version, action="publish", actor=f"pipeline run {manifest.run_id}",
-                          reason="blessed by the evaluator", run_id=manifest.run_id, forward_only=True)
+                          reason="blessed by the evaluator", run_id=manifest.run_id, forward_only=True,
+                          measured_against=measured_against)
         log.info("published %s (version %d, %d files)", self._uri(base), version, len(files))
         return manifest
 
