@@ -152,3 +152,34 @@ def test_a_version_without_the_form_names_why_and_leaves_the_folder_alone(s3, bu
                                             r"SavedModel's by up to 0.3\)"):
         sync_once(registry, base, form="onnx")
     assert [p.name for p in base.iterdir()] == [LOCK_NAME]
+
+
+def test_a_damaged_version_is_replaced_in_one_step_never_missing(s3, bucket, fake_saved_model, tmp_path,
+                                                                 monkeypatch):
+    """With `--keep 1` the damaged version is the only one: between removing it and placing the verified copy,
+    TF Serving saw no version at all. The repair is one atomic exchange; the inode at the version's path
+    changes exactly once and the path exists at every step the sync takes."""
+    import os
+
+    from nightshift.core import serve_sync
+
+    registry = ModelRegistry(s3, f"s3://{bucket}/m")
+    registry.publish(fake_saved_model, _fields("run-1"))
+    base = tmp_path / "serving" / "m"
+    assert sync_once(registry, base, keep=1).serving == 1
+    placed = base / "1"
+    (placed / "saved_model.pb").write_bytes(b"damaged on disk")
+    damaged_inode = placed.stat().st_ino
+    seen: list[bool] = []
+    real_rmtree = serve_sync.shutil.rmtree
+
+    def watching_rmtree(path, *args, **kwargs):  # every removal the sync makes: is the version still there?
+        seen.append((placed / "saved_model.pb").is_file())
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(serve_sync.shutil, "rmtree", watching_rmtree)
+    result = sync_once(registry, base, keep=1)
+    assert (result.downloaded, result.repaired, result.serving) == (True, True, 1)
+    assert seen == [True]  # one removal (the damaged copy, already out of sight), the version present
+    assert placed.stat().st_ino != damaged_inode and _same_tree(placed, fake_saved_model)
+    assert sorted(os.listdir(base)) == sorted(["1", LOCK_NAME])

@@ -64,6 +64,29 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two folders in one step (Linux renameat2 with RENAME_EXCHANGE). Written with ctypes because neither
+    the standard library nor a maintained package exposes it; where the kernel or file system refuses it, the
+    two renames it replaces (a moment without the version) are the fallback."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    at_fdcwd = -100
+    if renameat2 is not None and renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return
+    err = ctypes.get_errno() if renameat2 is not None else 0
+    log.warning("atomic exchange unavailable (%s); replacing %s in two steps", os.strerror(err) if err else
+                "no renameat2", b)
+    aside = b.with_name(f"{TMP_PREFIX}aside-{b.name}-{uuid.uuid4().hex[:8]}")
+    b.rename(aside)
+    a.rename(b)
+    aside.rename(a)
+
+
 @contextmanager
 def _exclusive(base: Path) -> Iterator[None]:
     """One sync at a time per folder, across processes; released by the kernel if the process dies."""
@@ -114,9 +137,11 @@ def sync_once(registry: ModelRegistry, base: Path, keep: int = 2, form: str = "s
             placed = base / str(serving)
             if placed.exists() and (problems or verify_folder(placed, serving_files(registry.read_manifest(serving),
                                                                                     form))):
-                _remove(placed)  # two renames apart: the damaged copy out, the verified one in
-                repaired = True
-            if placed.exists():  # the pointer moved on to a version already here, intact
+                _exchange(tmp, placed)  # one atomic step: TF Serving never sees the version missing
+                shutil.rmtree(tmp, ignore_errors=True)  # now the damaged copy, under a name TF Serving ignores
+                repaired = downloaded = True
+                log.info("replaced version %d at %s with a verified copy", serving, placed)
+            elif placed.exists():  # the pointer moved on to a version already here, intact
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 tmp.rename(placed)
