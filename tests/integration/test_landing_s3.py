@@ -56,6 +56,18 @@ def test_seed_never_overwrites_a_partition_that_holds_other_data(s3, bucket, tmp
     assert s3.get_object(Bucket=bucket, Key="raw/date=1970-01-03/part-00000.csv")["Body"].read() == landed
 
 
+def test_seed_refuses_a_partition_holding_another_writers_file_of_another_name(s3, bucket, tmp_path):
+    """Only `part-00000.csv` was compared: a partition holding an ingestion job's `part-00001.csv` got the seed's
+    file beside it, and stage_window then trained on both."""
+    sample = tmp_path / "s.csv"
+    sample.write_text("ts,x\n86400,1\n172800,2\n")  # 1970-01-02, -03
+    s3.put_object(Bucket=bucket, Key="raw/date=1970-01-03/part-00001.csv", Body=b"ts,x\n172800,99\n")
+    with pytest.raises(NightshiftError, match=rf"1 partition\(s\) already hold other data .*"
+                                              rf"s3://{bucket}/raw/date=1970-01-03/part-00000.csv"):
+        seed(s3, sample, f"s3://{bucket}/raw/", "ts")
+    assert list_keys(s3, bucket, "raw/") == ["raw/date=1970-01-03/part-00001.csv"]
+
+
 def test_stage_refuses_an_empty_window(s3, bucket, tmp_path):
     with pytest.raises(EmptyWindowError, match=f"s3://{bucket}/taxi/"):
         stage_window(s3, f"s3://{bucket}/taxi/", DataWindow(None, date(2000, 1, 1)), tmp_path / "x.csv")

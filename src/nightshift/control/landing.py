@@ -99,7 +99,12 @@ def seed(client: Any, csv_path: Path, raw_uri: str, timestamp_column: str | None
     keys = {day: partition_prefix(base.key, datetime.fromisoformat(day).date()) + PART_NAME for day in groups}
     existing = set(list_keys(client, base.bucket, base.key))
 
-    def differs(day: str) -> bool:  # an object already there with other bytes than this seed's
+    def differs(day: str) -> bool:
+        """The partition holds something but this seed's own file: another file of any name (stage_window would
+        train on both), or this name with other bytes."""
+        folder = keys[day][: -len(PART_NAME)]
+        if any(k.startswith(folder) and k != keys[day] for k in existing):
+            return True
         return keys[day] in existing and get_bytes(client, base.bucket, keys[day]) != _to_csv(header, groups[day])
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
