@@ -64,6 +64,9 @@ def _write_variant(tmp_path: Path, change) -> Path:
         (lambda d: d["monitoring"].update(min_realized={"sparse_categorical_accuracy": 0.5}),
          "monitoring.min_realized must map metrics of this pipeline's kind"),
         (lambda d: d["monitoring"].update(labels_uri="/tmp/labels"), "monitoring.labels_uri must be an s3:// URI"),
+        (lambda d: d["scoring"].update(input_uri="/srv/incoming/today.csv"),
+         "scoring.input_uri must be an s3:// URI, got '/srv/incoming/today.csv'"),
+        (lambda d: d["scoring"].update(output_uri="out/"), "scoring.output_uri must be an s3:// URI, got 'out/'"),
         (lambda d: d["monitoring"].update(retrain="yes"), "monitoring.retrain must be true or false"),
         (lambda d: d["monitoring"].update(label_rule=""), "monitoring.label_rule must be an expression"),
         (lambda d: d.setdefault("alerts", {}).update(email=["oncall at example.org"]),
@@ -124,3 +127,19 @@ def test_every_shipped_spec_loads(path):
     spec = load_spec(path, PROJECT_ROOT)
     assert spec.name == path.parent.name, "a pipeline's folder is named after it"
     assert spec.evaluation.gate_metric in spec.evaluation.thresholds
+
+
+def test_one_spec_with_a_local_scoring_input_does_not_break_the_other_pipelines_scoring(tmp_path):
+    """The allowed scoring inputs are read from every spec; a spec naming a local input raised there, in every
+    scoring DAG's first task, and retried. It is refused when it loads, and the others keep their inputs."""
+    from nightshift.core.config import load_settings
+    from nightshift.core.scoring_input import allowed_inputs
+
+    _write_variant(tmp_path, lambda d: d["scoring"].update(input_uri="/srv/incoming/today.csv"))
+    good = tmp_path / "pipelines" / "taxi" / "pipeline.yaml"
+    good.parent.mkdir(parents=True)
+    doc = yaml.safe_load(TAXI.read_text())
+    doc["contract"], doc["module_file"] = str(PROJECT_ROOT / doc["contract"]), str(PROJECT_ROOT / doc["module_file"])
+    good.write_text(yaml.safe_dump(doc))
+    prefixes, _ = allowed_inputs(load_settings({"NIGHTSHIFT_PIPELINES_DIR": str(tmp_path / "pipelines")}), env={})
+    assert prefixes == ["s3://nightshift-raw/"]

@@ -160,6 +160,10 @@ def load_spec(path: str | Path, project_root: Path | None = None) -> PipelineSpe
     retrain = mon.get("retrain", True)
     if not isinstance(retrain, bool):
         raise SpecError(f"{path}: monitoring.retrain must be true or false, got {retrain!r}")
+    for key in ("input_uri", "output_uri"):  # every scoring DAG reads these buckets (the allowed inputs)
+        if key in sc and not str(sc[key]).startswith("s3://"):
+            raise SpecError(f"{path}: scoring.{key} must be an s3:// URI, got {sc[key]!r} (a local file is scored "
+                            "by naming it in the scoring DAG's form or with `nightshift score`)")
     labels_uri = str(mon.get("labels_uri") or f"s3://{str(src['uri'])[5:].split('/')[0]}/{name}-labels/")
     if not labels_uri.startswith("s3://"):
         raise SpecError(f"{path}: monitoring.labels_uri must be an s3:// URI, got {labels_uri!r}")
