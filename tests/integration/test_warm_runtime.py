@@ -12,42 +12,21 @@ import time
 from pathlib import Path
 
 import pytest
+from warm_server import MODULES, call, running
 
 from nightshift.core import warm_runtime
 from nightshift.core.config import PROJECT_ROOT, load_settings
 
 pytestmark = pytest.mark.integration
 
-MODULES = Path(__file__).parent / "warm_modules"
 SECRET = "warm-test-secret-value-4c1d"
 
 
 @pytest.fixture()
 def server(tmp_path: Path):
     """A warm server preloading only `json` (fast), in its own process group; stopped by its PID."""
-    socket_path = tmp_path / "run" / "tfx.sock"
-    log_path = tmp_path / "server.log"
-    env = {**os.environ, "WARM_TEST_SERVER_ONLY": "1"}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(load_settings().runtime_python), "-m", "nightshift_tfx.warm_server",
-                                 "--socket", str(socket_path), "--preload", "json"],
-                                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not socket_path.exists():
-        assert proc.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, "warm server did not bind within 60 s"
-        time.sleep(0.1)
-    yield proc, socket_path, log_path
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(30)
-
-
-def call(socket_path: Path, *argv: str, env: dict[str, str] | None = None, on_connect=None):
-    lines: list[str] = []
-    result = warm_runtime.run(socket_path, "warm_child", list(argv), env or {"PATH": os.environ["PATH"]},
-                              str(MODULES), lines.append, on_connect=on_connect)
-    return result, lines
+    with running(tmp_path, {**os.environ, "WARM_TEST_SERVER_ONLY": "1"}) as started:
+        yield started
 
 
 def alive(pid: int) -> bool:

@@ -13,20 +13,17 @@ import json
 import os
 import random
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from procfs import ProcFs
+from warm_server import MODULES, call, running
 
 from nightshift.core import warm_runtime
-from nightshift.core.config import load_settings
 from nightshift.local.stack import Stack
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
 
-MODULES = Path(__file__).parents[1] / "integration" / "warm_modules"
 CANARIES = {  # what `make up`'s service environment holds; none may reach the runtime or its children
     "AIRFLOW__CORE__FERNET_KEY": "canary-fernet-3f9a", "AIRFLOW__API_AUTH__JWT_SECRET": "canary-jwt-77c1",
     "AIRFLOW__API__SECRET_KEY": "canary-api-secret-19be",
@@ -40,29 +37,8 @@ STEP_SECRET = "canary-step-key-e8d1"
 @pytest.fixture()
 def runtime(tmp_path: Path, test_env: dict[str, str]):
     """A warm server started with the environment the stack gives it (Stack.runtime_env), preloading `json`."""
-    stack = Stack({**test_env, **CANARIES})
-    socket_path = tmp_path / "run" / "tfx.sock"
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(load_settings().runtime_python), "-m", "nightshift_tfx.warm_server",
-                                 "--socket", str(socket_path), "--preload", "json"],
-                                stdout=log, stderr=subprocess.STDOUT, env=stack.runtime_env(), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not socket_path.exists():
-        assert proc.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, "warm server did not bind within 60 s"
-        time.sleep(0.1)
-    yield proc, socket_path, log_path
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(30)
-
-
-def _call(socket_path: Path, *argv: str, env: dict[str, str] | None = None):
-    lines: list[str] = []
-    result = warm_runtime.run(socket_path, "warm_child", list(argv), env or {"PATH": os.environ["PATH"]},
-                              str(MODULES), lines.append)
-    return result, lines
+    with running(tmp_path, Stack({**test_env, **CANARIES}).runtime_env()) as started:
+        yield started
 
 
 def test_the_runtime_process_holds_no_secret(runtime):
@@ -76,9 +52,9 @@ def test_the_runtime_process_holds_no_secret(runtime):
 def test_a_child_holds_its_steps_key_in_memory_and_proc_shows_none_of_it(runtime):
     _, socket_path, _ = runtime
     env = {"PATH": os.environ["PATH"], "AWS_SECRET_ACCESS_KEY": STEP_SECRET}
-    result, names = _call(socket_path, "env", env=env)
+    result, names = call(socket_path, "env", env=env)
     assert result.exit_code == 0 and "AWS_SECRET_ACCESS_KEY" in names  # the step has its key
-    result, proc_lines = _call(socket_path, "proc-environ", env=env)
+    result, proc_lines = call(socket_path, "proc-environ", env=env)
     assert result.exit_code == 0 and proc_lines, proc_lines
     block = "\n".join(proc_lines)
     assert STEP_SECRET not in block and not any(v in block for v in CANARIES.values()), block
@@ -138,5 +114,5 @@ def test_a_thousand_malformed_requests_are_refused_and_a_real_node_still_runs(ru
     log = log_path.read_text()
     assert log.count("refused a request") == len(frames), log[-3000:]
     assert "Traceback" not in log, log[-3000:]
-    result, lines = _call(socket_path, "talk", "3")
+    result, lines = call(socket_path, "talk", "3")
     assert result.exit_code == 3 and lines[:2] == ["out one", "out two"]
