@@ -45,10 +45,11 @@ def _read_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int, 
         _require_key(where or str(path), parquet.schema_arrow.names, key_column)
         yield from parquet.iter_batches(batch_size=chunk_rows)
         return
-    # Ints parsed as ints, as CsvExampleGen parses them: exact beyond 2**53, and "5.0" or "5.7" is refused
-    # naming the column rather than read as a float and cut to 5.
-    column_types = {name: {"float": pa.float64(), "int": pa.int64()}.get(info["dtype"], pa.string())
-                    for name, info in spec.items()}
+    # Ints read as text, then by the one rule (nightshift.core.csv_integers): exact beyond 2**53, a whole-valued
+    # float such as pandas writes ("17031081000.0") accepted, "5.7" refused naming the column, line and value
+    # rather than read as a float and cut to 5.
+    int_columns = [name for name, info in spec.items() if info["dtype"] == "int"]
+    column_types = {name: {"float": pa.float64()}.get(info["dtype"], pa.string()) for name, info in spec.items()}
     if key_column:
         column_types[key_column] = pa.string()
     stream = pa.input_stream(str(path), compression="detect")
@@ -62,9 +63,29 @@ def _read_batches(path: Path, spec: dict[str, dict[str, Any]], chunk_rows: int, 
                                                  strings_can_be_null=True),
         )
         _require_key(where or str(path), reader.schema.names, key_column)
-        yield from reader
+        line = 2  # the header is line 1
+        for batch in reader:
+            yield _with_int_columns(batch, int_columns, where or str(path), line)
+            line += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise ScoringInputError(f"{path}: {_name_the_column(str(exc), path)}") from exc
+
+
+def _with_int_columns(batch: pa.RecordBatch, names: list[str], where: str, first_line: int) -> pa.RecordBatch:
+    from nightshift.core.csv_integers import NotAnInteger, int_column
+
+    present = [n for n in names if n in batch.schema.names]
+    if not present:
+        return batch
+    arrays, fields = list(batch.columns), list(batch.schema)
+    try:
+        for name in present:
+            i = batch.schema.get_field_index(name)
+            arrays[i] = int_column(arrays[i], where=where, column=name, first_line=first_line)
+            fields[i] = pa.field(name, pa.int64())
+    except NotAnInteger as exc:
+        raise ScoringInputError(str(exc)) from exc
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _name_the_column(message: str, path: Path) -> str:
