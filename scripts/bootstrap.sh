@@ -57,6 +57,17 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   fi
 fi
 
+# Debian's Chromium and chromedriver: the browser tests drive the Airflow UI headless (tests/browser/).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian's chromium and chromium-driver (for the browser tests)"
+    (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }) \
+      || echo "bootstrap: could not install chromium; the browser tests will fail" >&2
+  else
+    echo "bootstrap: chromium missing; install Debian's chromium and chromium-driver for the browser tests" >&2
+  fi
+fi
+
 build_env .venv "$PY312" requirements/control.lock
 build_env .venv-tfx "$PY310" requirements/runtime.lock
 

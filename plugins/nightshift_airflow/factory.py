@@ -71,8 +71,8 @@ def trigger_params(spec: PipelineSpec) -> dict[str, Param]:
             True, type="boolean", title="Publish",
             description="false = train and evaluate, but never push to object storage.",
         ),
-        "retrain_reason": Param(
-            "", type="string", title="Reason",
+        "retrain_reason": Param(  # optional: the form treats a non-null type as required, even with a default ""
+            None, type=["null", "string"], title="Reason",
             description=f"Why this run was started; {spec.monitor_dag_id} fills it in when the served model "
                         "falls below a realized bound.",
         ),
