@@ -26,7 +26,7 @@ NAMES = ("missing_column", "renamed_column", "text_in_numeric", "negative_fares"
 class CorpusFile:
     name: str
     content: bytes
-    exit_code: int  # of `nightshift validate`: 0 ok, 1 contract failure, 2 unreadable
+    exit_code: int  # of `nightshift validate`: 0 ok, 1 contract failure, 3 unreadable
     message: str  # a substring the verdict must contain
     suffix: str = ".csv"
     scope: str | None = None  # `nightshift validate --scope`; None = the command's default for a partition
@@ -87,16 +87,16 @@ def build(source: Path, day: date) -> list[CorpusFile]:
         CorpusFile("unknown_payment_types",
                    _csv(header, _set(header, rows, "payment_type", lambda i, v: "Bitcoin")),
                    1, "column payment_type: expect_column_values_to_be_in_set"),
-        CorpusFile("empty_file", b"", 2, "empty"),
+        CorpusFile("empty_file", b"", 3, "empty"),
         CorpusFile("header_only", _csv(header, []), 1, "expect_table_row_count_to_be_between"),
-        CorpusFile("truncated_gzip", gzip.compress(good)[: len(gzip.compress(good)) // 2], 2, "compression: gzip",
+        CorpusFile("truncated_gzip", gzip.compress(good)[: len(gzip.compress(good)) // 2], 3, "compression: gzip",
                    suffix=".csv.gz"),
-        CorpusFile("wrong_delimiter", _csv(header, rows, delimiter=";"), 2, "delimiter: expected ','"),
+        CorpusFile("wrong_delimiter", _csv(header, rows, delimiter=";"), 3, "delimiter: expected ','"),
         CorpusFile("stale_partition", _csv(*_sample(source, date(2014, 3, 3))), 1,
                    "column trip_start_timestamp: expect_column_values_to_be_between"),
         CorpusFile("duplicated_rows", _csv(header, rows + rows), 1, "expect_compound_columns_to_be_unique"),
         CorpusFile("latin1_encoding", _csv(header, _set(header, rows, "company", lambda i, v: "Café Cab"))
-                   .decode().encode("latin-1"), 2, "encoding: not UTF-8"),
+                   .decode().encode("latin-1"), 3, "encoding: not UTF-8"),
         # Right type, wrong unit or scale: only the contract's domains catch these (see docs/adding-a-pipeline.md).
         CorpusFile("fare_in_cents", _csv(header, _set(header, rows, "fare", lambda i, v: _scaled(v, 100), every=1)),
                    1, "column fare: expect_column_values_to_be_between"),

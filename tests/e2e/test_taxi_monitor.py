@@ -116,7 +116,7 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"landed s3://nightshift-raw/taxi-labels/date={DAY}/tips.csv",
                                        "taxi_monitor notified (asset s3://nightshift-raw/taxi-labels)"], out.stderr
-    assert _cli(stack, "labels", "land", "taxi", str(labels), "--date", DAY).returncode == 2  # never replaced
+    assert _cli(stack, "labels", "land", "taxi", str(labels), "--date", DAY).returncode == 7  # refused: never replaced
     events = api.request("GET", "/assets/events", "asset events", params={"limit": 100})["asset_events"]
     assert [(e.get("extra") or {}).get("object") for e in events if e["uri"].rstrip("/") == "s3://nightshift-raw/taxi-labels"
             ] == [f"s3://nightshift-raw/taxi-labels/date={DAY}/tips.csv"]

@@ -103,7 +103,7 @@ def _check_paused_dag_is_not_unpaused_silently(line: str, env: dict) -> None:
     """Without --unpause, a paused scheduled DAG is left paused and nothing runs (no surprise training run)."""
     proc = subprocess.run(shlex.split(line), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=600, check=False)
-    assert proc.returncode == 2, f"{line}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 7, f"{line}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert f"{NAME}_nightly is paused" in proc.stderr and "--unpause" in proc.stderr, proc.stderr
     api = AirflowClient.from_env(env)
     dag = api.request("GET", f"/dags/{NAME}_nightly", "get DAG")

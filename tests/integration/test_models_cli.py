@@ -48,9 +48,12 @@ def test_models_show_prints_the_manifest_and_names_a_tampered_file(cli, s3, buck
     _publish(s3, bucket, fake_saved_model)
     out = cli("models", "show", "taxi", "2")
     assert out.returncode == 0, out.stderr
-    manifest = json.loads(out.stdout[: out.stdout.index("\nserving:")])
-    assert (manifest["version"], manifest["run_id"]) == (2, "run-2")
+    assert out.stdout.splitlines()[0].startswith("taxi v2  published ") and "run=run-2" in out.stdout
     assert out.stdout.splitlines()[-2:] == ["serving: no", "checksums: OK"]
+    out = cli("models", "show", "taxi", "2", "--json")
+    doc = json.loads(out.stdout)  # one JSON document, nothing else on stdout
+    assert (doc["manifest"]["version"], doc["manifest"]["run_id"]) == (2, "run-2")
+    assert (doc["serving"], doc["checksums"], doc["problems"]) == (False, "OK", [])
     s3.put_object(Bucket=bucket, Key="taxi/1/variables/variables.index", Body=b"tampered")
     out = cli("models", "show", "taxi", "1")
     assert out.returncode == 1 and "checksums: MISMATCH" in out.stdout

@@ -48,7 +48,7 @@ def test_validate_on_s3_signs_with_the_ingestion_key(landed):
 def test_lineage_signs_with_the_reader_key(landed):
     proc = _cli("lineage", "taxi", "999")
     assert "InvalidAccessKeyId" not in proc.stderr + proc.stdout, proc.stderr[-2000:]
-    assert proc.returncode == 2 and "999" in proc.stderr, (proc.returncode, proc.stderr[-2000:])
+    assert proc.returncode == 7 and "999" in proc.stderr, (proc.returncode, proc.stderr[-2000:])
 
 
 def test_models_list_signs_with_the_reader_key(landed):

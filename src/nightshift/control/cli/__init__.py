@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from nightshift.control.cli import monitoring
@@ -19,16 +20,21 @@ from nightshift.control.cli.models import (
     cmd_models_show,
     cmd_serve_sync,
 )
+from nightshift.control.cli.outcome import classify
 from nightshift.control.cli.runs import cmd_score, cmd_trigger
 from nightshift.core.config import load_env_file
-from nightshift.core.errors import NightshiftError
 from nightshift.core.registry.forms import FORM_ORDER
 from nightshift.core.spec import SCORING_ENGINES
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nightshift", description="Retrain, validate, publish and score "
-                                     "TensorFlow models on Airflow: the command line beside the UI.")
+                                     "TensorFlow models on Airflow: the command line beside the UI.",
+                                     epilog="exit codes: 0 ok, 1 a check found a problem, 2 usage, 3 data "
+                                            "rejected, 4 output rejected, 5 not nightshift's, 6 a service is "
+                                            "unreachable, 7 refused (see nightshift.core.exit_codes)")
+    parser.add_argument("--version", action="version", version=f"nightshift {_version()}")
+    parser.add_argument("--debug", action="store_true", help="a traceback instead of one line on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     seed = sub.add_parser("seed", help="upload a dataset into the raw landing zone, one partition per day")
@@ -68,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = models_sub.add_parser("show", help="one version's manifest and checksum status")
     show.add_argument("model")
     show.add_argument("version", type=int)
+    show.add_argument("--json", action="store_true", help="the manifest, serving and checksum status as one object")
     show.set_defaults(func=cmd_models_show)
     promote = models_sub.add_parser("promote", help="serve a given version (its files are verified first)")
     promote.add_argument("model")
@@ -120,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--scope", choices=["window", "partition"],
                      help="partition skips window-level expectations (row counts); default: partition when the "
                           "path holds date=YYYY-MM-DD, else window")
+    val.add_argument("--json", action="store_true", help="the verdict, failures and warnings as one object")
     val.set_defaults(func=cmd_validate)
 
     score = sub.add_parser("score", help="score a CSV/Parquet file with the published model (exit 0 on success)")
@@ -147,15 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nightshift")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a shell's pipe closed early (`| head`): end quietly, as git and the AWS CLI do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     load_env_file()
     try:
         return int(args.func(args))
-    except NightshiftError as exc:
-        print(f"nightshift: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        known = classify(exc)
+        if known is None or args.debug:
+            raise
+        code, message = known
+        print(f"nightshift: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

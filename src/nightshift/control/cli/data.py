@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from nightshift.control.cli.common import spec_for
+from nightshift.core import exit_codes
 from nightshift.core.config import load_settings
 from nightshift.core.errors import NightshiftError
 from nightshift.core.spec_loading import load_spec
@@ -76,8 +77,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         df = read_table(args.source, expected_columns=_expected_columns(contract))
     except UnreadableInput as exc:
-        print(f"UNREADABLE {exc}")
-        return 2
+        if args.json:
+            print(json.dumps({"source": args.source, "verdict": "unreadable", "error": str(exc)}))
+        else:
+            print(f"UNREADABLE {exc}")
+        return exit_codes.DATA_REJECTED
     if scope == "partition":
         contract = partition_scope(contract)
     if day:
@@ -85,6 +89,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         params = window_parameters(None, None)
     result = validate_frame(df, contract, params)
+    if args.json:
+        print(json.dumps({"source": args.source, "verdict": "meets" if result.success else "fails",
+                          "rows": result.rows, "contract": contract.path.name, "contract_version": contract.version,
+                          "scope": scope, "failures": result.failures, "warnings": result.warnings}, indent=2))
+        return exit_codes.OK if result.success else exit_codes.CHECK_FAILED
     for line in result.warnings:
         print(f"WARN {line}")
     for line in result.failures:
@@ -92,7 +101,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     verdict = "meets" if result.success else "does not meet"
     print(f"{args.source}: {result.rows} rows {verdict} contract {contract.path.name} (v{contract.version}, "
           f"{scope} scope): {len(result.failures)} failure(s), {len(result.warnings)} warning(s)")
-    return 0 if result.success else 1
+    return exit_codes.OK if result.success else exit_codes.CHECK_FAILED
 
 
 def _one_day():
@@ -116,7 +125,7 @@ def cmd_contract_draft(args: argparse.Namespace) -> int:
         df = read_table(args.sample)
     except UnreadableInput as exc:
         print(f"UNREADABLE {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.DATA_REJECTED
     folder = load_settings().project_root / "data_contracts" / args.dataset
     out = Path(args.output) if args.output else folder / f"{args.dataset}.v1.json"
     if out.exists() and not args.force:

@@ -27,7 +27,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     spec = spec_for(args.model)
     registry = ModelRegistry(client_from_env(role="reader"), spec.push.uri)
     statuses = registry.status()
-    if not statuses:
+    if not statuses and not args.json:
         print(f"no versions published under {spec.push.uri}")
         return 0
     if args.json:
@@ -55,15 +55,25 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     manifest = registry.read_manifest(args.version)
     problems = registry.check_files(manifest)
     pointer = registry.read_pointer()
-    print(manifest.to_json().decode())
+    serving = pointer is not None and pointer.version == args.version
     forms = form_rows(manifest)
+    engine, why = choose_engine(manifest)
+    if args.json:
+        print(json.dumps({"manifest": json.loads(manifest.to_json()), "serving": serving,
+                          "checksums": "MISMATCH" if problems else "OK", "problems": problems,
+                          "scoring_engine_auto": {"engine": engine, "why": why}}, indent=2))
+        return 1 if problems else 0
+    window = manifest.data_window
+    print(f"{args.model} v{manifest.version}  published {manifest.created_at}  run={manifest.run_id}")
+    print(f"  metrics: {_fmt_metrics(manifest.metrics)}")
+    print(f"  data window: [{window.get('start') or 'beginning'}, {window.get('end')})  rows={window.get('rows')}")
+    print(f"  files: {len(manifest.files)} ({sum(f.size for f in manifest.files)} bytes); --json for the manifest")
     if forms:
         print("forms:")
         for row in forms:
             print(f"  {row.line()}")
-        engine, why = choose_engine(manifest)
         print(f"scoring engine auto: {engine} ({why.removeprefix('auto: ')})")
-    print(f"serving: {'yes' if pointer and pointer.version == args.version else 'no'}")
+    print(f"serving: {'yes' if serving else 'no'}")
     print("checksums: " + ("OK" if not problems else "MISMATCH"))
     for problem in problems:
         print(f"  {problem}")

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from nightshift.control.cli.common import spec_for
+from nightshift.core import exit_codes
 from nightshift.core.errors import NightshiftError
 
-EXIT_BREACH = 1
-EXIT_PROBLEM = 2
+EXIT_BREACH = exit_codes.CHECK_FAILED
+EXIT_PROBLEM = exit_codes.DATA_REJECTED  # a label feed that cannot be judged
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    """One line per scored partition; exit 1 when a realized metric is below its bound, 2 when a label feed
+    """One line per scored partition; exit 1 when a realized metric is below its bound, 3 when a label feed
     cannot be judged. Reads only, unless --record (then as the publisher: the history is in the models bucket)."""
     from nightshift.control.monitoring import monitor
     from nightshift.core.s3 import client_from_env
@@ -24,10 +26,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     spec = spec_for(args.model)
     client = client_from_env(role="publisher" if args.record else "scorer")
     reports = monitor(client, spec, labels_uri=args.labels, record=args.record)
-    if not reports:
+    if args.json:
+        print(json.dumps([r.record() for r in reports], indent=2, default=str))
+    elif not reports:
         print(f"{spec.name}: no committed prediction partition under {spec.scoring.output_uri}/")
-    for report in reports:
-        print(report.line())
+    else:
+        for report in reports:
+            print(report.line())
     if any(r.breaches for r in reports):
         return EXIT_BREACH
     return EXIT_PROBLEM if any(r.problem for r in reports) else 0
@@ -68,6 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     mon.add_argument("--labels", help="a label file for every partition, or a prefix (ending in /) holding "
                                       "<partition>/ folders; default: the spec's monitoring.labels_uri")
     mon.add_argument("--record", action="store_true", help="also write each result to the monitoring history")
+    mon.add_argument("--json", action="store_true", help="every partition's record as a JSON list ([] for none)")
     mon.set_defaults(func=cmd_monitor)
 
     labels = sub.add_parser("labels", help="label feeds for monitoring")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from nightshift.control.cli.common import spec_for
+from nightshift.core import exit_codes
 from nightshift.core.config import load_settings
 from nightshift.core.errors import NightshiftError
 
@@ -33,7 +34,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
                       f"({schedule}) last missed, beside the one you trigger: the model would train twice. "
                       f"Pass --unpause to accept that, or unpause it yourself when the schedule should run.",
                       file=sys.stderr)
-                return 2
+                return exit_codes.REFUSED
             api.unpause(args.dag_id)
             if schedule:
                 print(f"unpaused {args.dag_id}: its scheduled run ({schedule}) may start as well")
