@@ -1,4 +1,4 @@
-"""Re-training for past nights is Airflow's own backfill, run with the README's command: every backfilled run
+"""Re-training for past nights is Airflow's own backfill, run with the command in docs/operations.md: every backfilled run
 stages exactly the partitions of its own data interval's window.
 
 The partitions landed for March 2025 are bad on purpose, so each run stops at the contract gate in seconds
@@ -54,7 +54,7 @@ def test_backfill_runs_each_read_their_own_interval(api, stack, seeded, taxi_csv
         s3.put_object(Bucket="nightshift-raw", Key=key, Body=bad.content)
         landed[day] = key
     try:
-        # The README's command, for March 2025 (see "Backfill: re-training on a past data interval").
+        # docs/operations.md's command, for March 2025 (see "Backfill: re-training on a past data interval").
         command = ("backfill", "create", "--dag-id", DAG_ID, "--from-date", DAYS[0].isoformat(),
                    "--to-date", DAYS[-1].isoformat(), "--max-active-runs", "1", "--reprocess-behavior", "none",
                    "--dag-run-conf", json.dumps({"window_days": 1}))
