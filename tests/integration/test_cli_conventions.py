@@ -43,6 +43,10 @@ def shell(s3, bucket, tmp_path):
     return run
 
 
+def _publish(s3, bucket: str, model: Path) -> None:
+    ModelRegistry(s3, f"s3://{bucket}/taxi").publish(model, {"model": "taxi", "pipeline": "taxi", "run_id": "run-1"})
+
+
 def _one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
@@ -71,7 +75,7 @@ def test_an_unreachable_airflow_is_one_line_naming_the_api_and_the_setting(shell
 
 
 def test_a_version_that_does_not_exist_is_refused(shell, s3, bucket, fake_saved_model):
-    ModelRegistry(s3, f"s3://{bucket}/taxi").publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "run-1"})
+    _publish(s3, bucket, fake_saved_model)
     out = shell("models", "show", "taxi", "999")
     assert out.returncode == exit_codes.REFUSED, out.stderr[-2000:]
     assert "999" in _one_line(out.stderr)
@@ -95,7 +99,7 @@ def test_json_reads_are_single_documents_also_when_empty(shell, s3, bucket, fake
     out = shell("monitor", "taxi", "--json")
     assert (out.returncode, json.loads(out.stdout)) == (exit_codes.OK, [])
 
-    ModelRegistry(s3, f"s3://{bucket}/taxi").publish(fake_saved_model, {"model": "taxi", "pipeline": "taxi", "run_id": "run-1"})
+    _publish(s3, bucket, fake_saved_model)
     listed = json.loads(shell("models", "list", "taxi", "--json").stdout)
     assert [(v["version"], v["serving"], v["problems"]) for v in listed] == [(1, True, [])]
     shown = shell("models", "show", "taxi", "1", "--json")
