@@ -1,5 +1,5 @@
-"""Re-training for past nights is Airflow's own backfill, run with the command in docs/operations.md: every backfilled run
-stages exactly the partitions of its own data interval's window.
+"""Re-training for past nights is Airflow's own backfill, run with the command in docs/operations.md: every
+backfilled run stages exactly the partitions of its own data interval's window.
 
 The partitions landed for March 2025 are bad on purpose, so each run stops at the contract gate in seconds
 instead of training for minutes; what this test checks is the window each run read, which `stage_window`
