@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -181,3 +183,28 @@ def test_the_cli_prints_a_line_per_partition_and_exits_1_on_a_breach(s3, spec, t
     lines = out.stdout.splitlines()
     assert "labelled=300 " in lines[0] and lines[0].endswith(" ok")
     assert " labelled=0 " in lines[1] and lines[1].endswith(" ok")  # day 1's labels match none of day 2's rows
+
+
+def test_the_cli_judges_labels_from_a_local_file_and_a_local_folder(s3, spec, tmp_path, test_env):
+    """`monitor --labels` took only s3:// URIs; a label file on disk (or a folder of <partition>/ folders) is what
+    a person checking a model by hand has."""
+    trips = _trips(200, seed=9)
+    _score(s3, spec, trips, tmp_path, version=2)
+    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
+    doc["name"], doc["reports_uri"] = spec.name, spec.reports_uri
+    doc["scoring"]["output_uri"], doc["monitoring"]["labels_uri"] = spec.scoring.output_uri, spec.monitoring.labels_uri
+    folder = tmp_path / "pipelines" / spec.name
+    folder.mkdir(parents=True)
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(doc))
+    labels = tmp_path / "labels" / DAY / "labels.csv"
+    labels.parent.mkdir(parents=True)
+    trips.to_csv(labels, index=False)
+    env = {**os.environ, **test_env, "NIGHTSHIFT_PIPELINES_DIR": str(tmp_path / "pipelines")}
+    for given in (str(labels), f"{tmp_path / 'labels'}/"):
+        out = subprocess.run([sys.executable, "-m", "nightshift.control.cli", "monitor", spec.name, "--labels", given,
+                              "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        [record] = json.loads(out.stdout)
+        assert (record["partition"], record["rows_labelled"]) == (DAY, 200), record
+        assert record["labels"] == {str(labels): "sha256:" + hashlib.sha256(labels.read_bytes())
+                                    .hexdigest()}

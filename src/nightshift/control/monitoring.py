@@ -93,10 +93,21 @@ def scored_partitions(client: Any, output_uri: str) -> list[tuple[str, dict[str,
 
 
 def label_objects(client: Any, labels: str) -> dict[str, str]:
-    """Label files at or under `labels` (s3://), each with its ETag."""
+    """Label files at or under `labels`, each with its fingerprint: an S3 object's ETag, a local file's sha256
+    (`nightshift monitor --labels` takes a file on disk or a folder of <partition>/ folders too)."""
+    if not labels.startswith("s3://"):
+        return _local_label_files(Path(labels))
     uri = S3Uri.parse(labels)
     return {f"s3://{uri.bucket}/{obj['Key']}": obj["ETag"] for obj in _objects(client, uri)
             if not obj["Key"].endswith("/") and not Path(obj["Key"]).name.startswith(("_", "."))}
+
+
+def _local_label_files(path: Path) -> dict[str, str]:
+    from nightshift.core.registry.manifest import sha256_file
+
+    files = [path] if path.is_file() else sorted(
+        p for p in (path.iterdir() if path.is_dir() else ()) if p.is_file() and not p.name.startswith(("_", ".")))
+    return {str(p): "sha256:" + sha256_file(p) for p in files}
 
 
 def read_frame(client: Any, source: str, workdir: Path, *, expect: str | None = None) -> pd.DataFrame:

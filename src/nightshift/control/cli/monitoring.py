@@ -71,7 +71,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                          "(exit 1 when a bound is breached)")
     mon.add_argument("model")
     mon.add_argument("--labels", help="a label file for every partition, or a prefix (ending in /) holding "
-                                      "<partition>/ folders; default: the spec's monitoring.labels_uri")
+                                      "<partition>/ folders, in S3 (s3://...) or on disk; default: the spec's "
+                                      "monitoring.labels_uri")
     mon.add_argument("--record", action="store_true", help="also write each result to the monitoring history")
     mon.add_argument("--json", action="store_true", help="every partition's record as a JSON list ([] for none)")
     mon.set_defaults(func=cmd_monitor)
