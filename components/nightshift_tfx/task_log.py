@@ -2,7 +2,9 @@
 
 Left alone, a Transform log is ~1,500 lines, most of them TFX echoing the schema feature by feature
 ("Feature fare has a shape dim {...}", multi-line protos) and Beam's INFO lines about shards and sinks.
-Those are dropped below WARNING; nothing at WARNING or above is ever dropped.
+Those are dropped below WARNING; nothing at WARNING or above is ever dropped. An INFO message of many lines
+(TFX's launcher dumps every input, output and execution property as protobuf text: ~900 of a Pusher log's ~1,000
+lines) keeps its first line and says how many it left out; the artifacts and ML Metadata hold the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _NOISE = re.compile(
     r"|\*\*\* WriteImpl min_shards undef)"
 )
 _QUIET_BELOW_WARNING = ("apache_beam",)
+MAX_INFO_LINES = 3
 
 
 class DropRoutineNoise(logging.Filter):
@@ -26,7 +29,13 @@ class DropRoutineNoise(logging.Filter):
             return True
         if record.name.startswith(_QUIET_BELOW_WARNING):
             return False
-        return not _NOISE.match(record.getMessage())
+        message = record.getMessage()
+        if _NOISE.match(message):
+            return False
+        lines = message.splitlines()
+        if len(lines) > MAX_INFO_LINES:
+            record.msg, record.args = f"{lines[0]} [{len(lines) - 1} more lines of detail left out]", None
+        return True
 
 
 def install(handler_owner: logging.Logger | None = None) -> None:

@@ -41,3 +41,12 @@ def test_routine_echoes_go_and_the_component_and_every_warning_stay():
         "INFO absl: Running executor for Transform",
         "ERROR absl: Feature x has no shape. and the executor failed",
     ]
+
+
+def test_a_long_info_dump_keeps_its_first_line_and_a_warning_keeps_every_line():
+    dump = "Going to run a new execution 7 with inputs:\n" + "\n".join(f"  field_{i} {{\n  }}" for i in range(40))
+    kept = _emit([("absl", logging.INFO, dump), ("absl", logging.INFO, "two\nlines"),
+                  ("tf2onnx", logging.WARNING, "Cannot infer shape\nfor x\nor y\nor z")])
+    assert kept == ["INFO absl: Going to run a new execution 7 with inputs: [80 more lines of detail left out]",
+                    "INFO absl: two", "lines",
+                    "WARNING tf2onnx: Cannot infer shape", "for x", "or y", "or z"]
