@@ -132,7 +132,7 @@ async def forward(listener: socket.socket, target: tuple[str, int], child: subpr
             log.error("the store exited with %s", child.returncode)
             code = child.returncode or 1
             break
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):  # not the builtin TimeoutError before Python 3.11
             await asyncio.wait_for(stop.wait(), 0.5)
     server.close()
     for writer in list(open_writers):
