@@ -94,6 +94,20 @@ class AirflowClient:
         return self.request("POST", "/assets/events", f"asset event for {uri}",
                             json={"asset_id": ids[0], "extra": extra})
 
+    def started_run(self, dag_id: str, within: float, poll: float = 3.0) -> str | None:
+        """The run the scheduler starts once a paused DAG is unpaused (its latest interval: catchup stops only the
+        older ones), if one is queued or running within `within` seconds; None otherwise."""
+        deadline = time.monotonic() + within
+        while True:
+            runs = self.request("GET", f"/dags/{dag_id}/dagRuns", "list runs",
+                                params={"order_by": "-run_after", "limit": 5})["dag_runs"]
+            active = [r for r in runs if r["state"] in ("queued", "running")]
+            if active:
+                return str(active[0]["dag_run_id"])
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
+
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}", f"get run {run_id}")
 

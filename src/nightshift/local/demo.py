@@ -53,15 +53,8 @@ def _run_to_follow(client: AirflowClient) -> str:
     (catchup only stops older ones): follow that run. Otherwise trigger one, as the UI button does."""
     was_paused = client.request("GET", f"/dags/{DAG_ID}", "get DAG")["is_paused"]
     client.unpause(DAG_ID)
-    if was_paused:
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            runs = client.request("GET", f"/dags/{DAG_ID}/dagRuns", "list runs",
-                                  params={"order_by": "-run_after", "limit": 5})["dag_runs"]
-            active = [r for r in runs if r["state"] in ("queued", "running")]
-            if active:
-                return active[0]["dag_run_id"]
-            time.sleep(3)
+    if was_paused and (started := client.started_run(DAG_ID, within=45)):
+        return started
     run_id = f"demo__{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
     client.trigger(DAG_ID, conf={}, run_id=run_id)
     return run_id

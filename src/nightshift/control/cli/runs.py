@@ -25,30 +25,39 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise NightshiftError(f"--conf must be a JSON object, e.g. '{{\"train_steps\": 500}}': {exc}") from exc
     api = AirflowClient.from_env(dict(os.environ), username=args.user)
+    followed: str | None = None  # the run unpausing started, followed instead of a second, triggered one
     try:
         dag = api.wait_for_dag(args.dag_id, timeout=args.parse_timeout)
         if dag.get("is_paused"):
             schedule = dag.get("timetable_summary") or dag.get("timetable_description")
             if schedule and not args.unpause:
-                print(f"{args.dag_id} is paused. Unpausing it also lets the scheduler start the run its schedule "
-                      f"({schedule}) last missed, beside the one you trigger: the model would train twice. "
-                      f"Pass --unpause to accept that, or unpause it yourself when the schedule should run.",
-                      file=sys.stderr)
+                print(f"{args.dag_id} is paused. Unpausing it lets the scheduler start the run its schedule "
+                      f"({schedule}) last missed. Pass --unpause to unpause it and follow that run (with --conf or "
+                      "--run-id a run of your own starts beside it: the model would train twice), or unpause it "
+                      "yourself when the schedule should run.", file=sys.stderr)
                 return exit_codes.REFUSED
             api.unpause(args.dag_id)
-            if schedule:
+            if schedule and not conf and not args.run_id:
+                followed = api.started_run(args.dag_id, within=UNPAUSE_START_SECONDS)
+            if followed:
+                print(f"unpaused {args.dag_id}: following the run its schedule ({schedule}) started, {followed}, "
+                      "instead of triggering a second one")
+            elif schedule:
                 print(f"unpaused {args.dag_id}: its scheduled run ({schedule}) may start as well")
-        run = api.trigger(args.dag_id, conf=conf, run_id=args.run_id)
+        run_id = followed or api.trigger(args.dag_id, conf=conf, run_id=args.run_id)["dag_run_id"]
     except (AirflowApiError, TimeoutError) as exc:
         raise NightshiftError(f"cannot trigger {args.dag_id}: {exc}") from exc
-    run_id = run["dag_run_id"]
-    print(f"triggered {args.dag_id} run {run_id}")
+    if not followed:
+        print(f"triggered {args.dag_id} run {run_id}")
     if not args.wait:
         return 0
     run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout, poll=3,
                            on_change=lambda task, state: print(f"  {task}: {state}", flush=True))
     print(f"{args.dag_id} run {run_id}: {run['state']}")
     return 0 if run["state"] == "success" else 1
+
+
+UNPAUSE_START_SECONDS = 30.0  # the scheduler's loop starts an unpaused DAG's latest interval within seconds
 
 
 def cmd_score(args: argparse.Namespace) -> int:
