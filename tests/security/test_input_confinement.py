@@ -41,6 +41,16 @@ def test_a_link_inside_the_root_to_a_file_inside_still_reads(tmp_path):
     assert copy.read_text() == "a,b\n1,2\n" and fingerprint.startswith("sha256:")
 
 
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "inputs" / "day.csv"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)  # a blocking open would wait for a writer that never comes
+    with pytest.raises(NightshiftError, match="not a regular file"):
+        fetch_input(None, str(fifo), tmp_path / "copies", roots=[fifo.parent])
+
+
 def test_a_device_is_not_an_input(tmp_path):
     with pytest.raises(NightshiftError, match="not a regular file") as err:
         fetch_input(None, "/dev/zero", tmp_path / "copies", roots=None)

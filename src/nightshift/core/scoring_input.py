@@ -95,7 +95,8 @@ def fetch_input(client: Any, source: str, dest_dir: Path, *, expect: str | None 
     if not source.startswith("s3://"):
         path = Path(source)
         try:
-            src_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO planted where a file was expected must not hang the task in open()
+            src_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise NightshiftError(f"{source}: no such input file") from exc
         src = os.fdopen(src_fd, "rb")
