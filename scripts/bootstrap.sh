@@ -57,8 +57,9 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   fi
 fi
 
-# Debian's Chromium and chromedriver: the browser tests drive the Airflow UI headless (tests/browser/).
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+# Debian's Chromium and chromedriver: the browser tests drive the Airflow UI headless (tests/browser.py).
+# Not in an image build (NIGHTSHIFT_BOOTSTRAP_NO_INIT): no test runs there.
+if [ -z "${NIGHTSHIFT_BOOTSTRAP_NO_INIT:-}" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing Debian's chromium and chromium-driver (for the browser tests)"
     (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }) \
