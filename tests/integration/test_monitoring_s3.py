@@ -149,6 +149,15 @@ def test_a_foreign_object_at_a_record_key_is_left_alone(s3, spec, tmp_path):
     assert s3.get_object(Bucket=foreign.bucket, Key=foreign.key)["Body"].read() == b'{"someone": "else"}'
 
 
+def _write_spec(spec, pipelines: Path) -> None:
+    """The test's spec as a file the command line finds (NIGHTSHIFT_PIPELINES_DIR)."""
+    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
+    doc["name"], doc["reports_uri"] = spec.name, spec.reports_uri
+    doc["scoring"]["output_uri"], doc["monitoring"]["labels_uri"] = spec.scoring.output_uri, spec.monitoring.labels_uri
+    (pipelines / spec.name).mkdir(parents=True)
+    (pipelines / spec.name / "pipeline.yaml").write_text(yaml.safe_dump(doc))
+
+
 def test_the_cli_prints_a_line_per_partition_and_exits_1_on_a_breach(s3, spec, tmp_path, test_env):
     good, bad = _trips(300, seed=5), _trips(300, seed=6)
     bad["fare"] += 100.0  # no trip of day 2 equals one of day 1
@@ -158,12 +167,7 @@ def test_the_cli_prints_a_line_per_partition_and_exits_1_on_a_breach(s3, spec, t
     flipped = bad.assign(tips=np.where(bad["tips"] > 0.2 * bad["fare"], 0.0, bad["fare"]))
     _put_csv(s3, f"{spec.monitoring.labels_uri}date=2030-05-02/labels.csv", flipped)
 
-    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
-    doc["name"], doc["reports_uri"] = spec.name, spec.reports_uri
-    doc["scoring"]["output_uri"], doc["monitoring"]["labels_uri"] = spec.scoring.output_uri, spec.monitoring.labels_uri
-    folder = tmp_path / "pipelines" / spec.name
-    folder.mkdir(parents=True)
-    (folder / "pipeline.yaml").write_text(yaml.safe_dump(doc))
+    _write_spec(spec, tmp_path / "pipelines")
     env = {**os.environ, **test_env, "NIGHTSHIFT_PIPELINES_DIR": str(tmp_path / "pipelines")}
     out = subprocess.run([sys.executable, "-m", "nightshift.control.cli", "monitor", spec.name], env=env,
                          capture_output=True, text=True, timeout=120)
@@ -190,12 +194,7 @@ def test_the_cli_judges_labels_from_a_local_file_and_a_local_folder(s3, spec, tm
     a person checking a model by hand has."""
     trips = _trips(200, seed=9)
     _score(s3, spec, trips, tmp_path, version=2)
-    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
-    doc["name"], doc["reports_uri"] = spec.name, spec.reports_uri
-    doc["scoring"]["output_uri"], doc["monitoring"]["labels_uri"] = spec.scoring.output_uri, spec.monitoring.labels_uri
-    folder = tmp_path / "pipelines" / spec.name
-    folder.mkdir(parents=True)
-    (folder / "pipeline.yaml").write_text(yaml.safe_dump(doc))
+    _write_spec(spec, tmp_path / "pipelines")
     labels = tmp_path / "labels" / DAY / "labels.csv"
     labels.parent.mkdir(parents=True)
     trips.to_csv(labels, index=False)
