@@ -32,9 +32,11 @@ def chromium() -> Iterator[Any]:
 
 
 def wait(driver: Any, condition: Any, seconds: float = WAIT_SECONDS) -> Any:
+    """`condition` until it holds; an element React replaced while it was read counts as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds).until(condition)
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def buttons(scope: Any, text: str) -> list[Any]:
@@ -86,9 +88,17 @@ def open_trigger_form(driver: Any, base_url: str, dag_id: str) -> None:
 
 
 def toasts(driver: Any) -> list[str]:
+    """The texts of the notices on the page now (a notice that closes while it is read is skipped)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return [x.text for x in driver.find_elements(By.CSS_SELECTOR, "[role=status],[role=alert]") if x.text.strip()]
+    texts = []
+    for notice in driver.find_elements(By.CSS_SELECTOR, "[role=status],[role=alert]"):
+        try:
+            texts.append(notice.text)
+        except StaleElementReferenceException:
+            continue
+    return [t for t in texts if t.strip()]
 
 
 def type_into(field: Any, value: str) -> None:
