@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.control.s3_roles import seaweed_identities
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.private_file import write_private
 from nightshift.local import envfile, pidfile
@@ -43,12 +42,12 @@ def _apply_test_env(test_env: dict[str, str]) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def s3_server(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """A real SeaweedFS S3 server on 127.0.0.1:TEST_S3_PORT for the session."""
-    from nightshift.local import seaweed
+    from nightshift.local import seaweed, store_identities
 
     var = Path(test_env["NIGHTSHIFT_VAR_DIR"])
     admin = (test_env["AWS_ACCESS_KEY_ID"], test_env["AWS_SECRET_ACCESS_KEY"])
     proc = seaweed.start(var / "seaweedfs", seaweed.SeaweedPorts(TEST_S3_PORT), *admin, var / "seaweedfs.log",
-                         identities=seaweed_identities(admin, test_env))  # the roles, as `make up` has them
+                         identities=store_identities.identities(test_env))  # roles and pushers, as `make up`
     pidfile.write(var / "run" / "seaweedfs.pid", proc.pid)  # the stack fixture reuses it
     yield test_env
     seaweed.stop(proc.pid)

@@ -11,7 +11,8 @@ from airflow.providers.standard.hooks.subprocess import SubprocessHook
 if TYPE_CHECKING:
     from nightshift.core.config import Settings
 
-S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.control.s3_roles): nightly and rollback DAGs
+S3_CONN_ID = "nightshift_s3"  # the publisher identity (nightshift.control.s3_roles): nightly and rollback DAGs' own
+# tasks; the Pusher's child gets its pipeline's pusher key instead (PusherAccess), with this connection's endpoint
 READER_CONN_ID = "nightshift_s3_reader"  # the reader identity: the compile step downloads the champion with it
 SCORING_CONN_ID = "nightshift_s3_scoring"  # the scorer identity: the batch-scoring DAGs
 class S3ConnectionAccess:
@@ -40,17 +41,46 @@ class S3ConnectionAccess:
         return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                              ExpiresIn=expires_s)
 
+    def keys(self) -> tuple[str, str, str | None]:
+        """(access key, secret, session token or None) a child process is given."""
+        creds = self._hook.get_credentials()
+        return creds.access_key, creds.secret_key, creds.token
+
     def runtime_env(self) -> dict[str, str]:
         """Credentials and endpoint for a child process, as standard AWS variables (never argv)."""
-        creds = self._hook.get_credentials()
-        env = {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        access, secret, token = self.keys()
+        env = {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret,
                "AWS_DEFAULT_REGION": self._hook.conn_region_name or "us-east-1"}
-        if creds.token:
-            env["AWS_SESSION_TOKEN"] = creds.token
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
         endpoint = self._hook.conn_config.endpoint_url
         if endpoint:
             env["NIGHTSHIFT_S3_ENDPOINT"] = endpoint
         return env
+
+
+class PusherKeyMissing(RuntimeError):
+    """The worker was not given the pusher seed: a configuration problem, named with the variable to set."""
+
+
+class PusherAccess(S3ConnectionAccess):
+    """Connection `aws_conn_id`'s endpoint with pipeline `pipeline`'s own pusher key, which may write under that
+    pipeline's registry prefix and nowhere else (nightshift.control.s3_roles.pusher_credentials). The Pusher
+    loads and runs the model the pipeline's own code built (forms are measured by scoring with it), so a key
+    scoped to the pipeline keeps a hostile model away from every other pipeline's registry."""
+
+    def __init__(self, pipeline: str, aws_conn_id: str = S3_CONN_ID):
+        super().__init__(aws_conn_id)
+        self.pipeline = pipeline
+
+    def keys(self) -> tuple[str, str, str | None]:
+        from nightshift.control.s3_roles import PUSHER_SEED_VAR, pusher_credentials
+
+        seed = os.environ.get(PUSHER_SEED_VAR)
+        if not seed:
+            raise PusherKeyMissing(f"{PUSHER_SEED_VAR} is not set in this worker's environment, so pipeline "
+                                   f"{self.pipeline!r}'s pusher has no key; see docs/security.md")
+        return (*pusher_credentials(self.pipeline, seed), None)
 
 
 class TfxRuntimeHook(SubprocessHook):
@@ -60,7 +90,7 @@ class TfxRuntimeHook(SubprocessHook):
     forked child of a process that has TensorFlow and TFX imported already; otherwise in a new interpreter.
     Both get the same arguments, environment and working folder, and report the same exit codes.
     The child holds the S3 keys of `s3` alone, or none when `s3` is None: a step gets only what it uses
-    (Transform and Trainer run the pipeline's own code and hold no key at all; the pusher holds the publisher's).
+    (Transform and Trainer run the pipeline's own code and hold no key at all; the pusher holds its pipeline's).
     """
 
     MODULE = "nightshift_tfx"

@@ -17,7 +17,7 @@ from nightshift.core.config import load_settings
 from nightshift.core.errors import DataContractViolation
 from nightshift.core.run_config import ParamsRefused, RunConfig, code_revision, resolve_gate, run_key
 from nightshift_airflow.cost import RecordsCost
-from nightshift_airflow.hooks import READER_CONN_ID, S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
+from nightshift_airflow.hooks import READER_CONN_ID, S3_CONN_ID, PusherAccess, S3ConnectionAccess, TfxRuntimeHook
 from nightshift_airflow.links import DataDocsLink, ModelReportLink, PublishedManifestLink
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ class PusherNodeOperator(TfxNodeOperator):
 
     @cached_property
     def hook(self) -> TfxRuntimeHook:
-        return TfxRuntimeHook(load_settings(), S3ConnectionAccess(self.aws_conn_id))  # the one step that publishes
+        return TfxRuntimeHook(load_settings(), PusherAccess(self.pipeline, self.aws_conn_id))  # the one that publishes
 
 
 def _window_end(context: Context) -> Any:

@@ -14,7 +14,7 @@ from kubernetes.client import models as k8s
 from nightshift.core import exit_codes
 from nightshift.core.config import load_settings
 from nightshift.core.topology import PUSHER_ID
-from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
+from nightshift_airflow.hooks import S3_CONN_ID, PusherAccess, TfxRuntimeHook
 from nightshift_airflow.operators import run_dir_for
 
 if TYPE_CHECKING:
@@ -53,8 +53,8 @@ class TfxNodePodOperator(KubernetesPodOperator):
 
     def render_node(self, run_id: str) -> None:
         """Arguments and environment for this run, from the same hook the subprocess backend uses."""
-        publishes = self.tfx_node_id == PUSHER_ID  # only the pusher's pod gets a key (the publisher's)
-        hook = TfxRuntimeHook(load_settings(), S3ConnectionAccess(S3_CONN_ID) if publishes else None)
+        publishes = self.tfx_node_id == PUSHER_ID  # only the pusher's pod gets a key: its pipeline's
+        hook = TfxRuntimeHook(load_settings(), PusherAccess(self.pipeline, S3_CONN_ID) if publishes else None)
         self.arguments = hook.arguments("node", str(run_dir_for(self.pipeline, run_id)), self.tfx_node_id)
         self.env_vars = [k8s.V1EnvVar(name=k, value=v) for k, v in sorted(hook.environment().items())]
 

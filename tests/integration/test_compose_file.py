@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 SECRETS = {"S3_SECRET_KEY": "s3-secret", "AIRFLOW_JWT_SECRET": "jwt", "AIRFLOW_SECRET_KEY": "key",
            "AIRFLOW_FERNET_KEY": "fernet", "NIGHTSHIFT_S3_PUBLISHER_SECRET_ACCESS_KEY": "publisher-secret",
            "NIGHTSHIFT_S3_SCORER_SECRET_ACCESS_KEY": "scorer-secret",
-           "NIGHTSHIFT_S3_READER_SECRET_ACCESS_KEY": "reader-secret", "POSTGRES_PASSWORD": "pg-secret",
+           "NIGHTSHIFT_S3_READER_SECRET_ACCESS_KEY": "reader-secret", "NIGHTSHIFT_S3_PUSHER_SEED": "pusher-seed",
+           "POSTGRES_PASSWORD": "pg-secret",
            "MLMD_PASSWORD": "mlmd-secret", "AIRFLOW_ADMIN_PASSWORD": "admin-pw", "AIRFLOW_VIEWER_PASSWORD": "viewer-pw"}
 
 

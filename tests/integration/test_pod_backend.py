@@ -3,9 +3,12 @@ runs (no cluster: the pod request is built, not sent)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 
+from nightshift.control.s3_roles import PUSHER_SEED_VAR, pusher_credentials
 from nightshift.core.config import PROJECT_ROOT, load_settings
 from nightshift.core.exit_codes import NOTHING_TO_PUBLISH
 from nightshift.core.spec_loading import load_spec
@@ -27,7 +30,7 @@ def pod_spec(tmp_path):
 
 def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(pod_spec):
     from nightshift_airflow.factory import build_nightly_dag
-    from nightshift_airflow.hooks import S3_CONN_ID, S3ConnectionAccess, TfxRuntimeHook
+    from nightshift_airflow.hooks import PusherAccess, TfxRuntimeHook
     from nightshift_airflow.operators import run_dir_for
     from nightshift_airflow.pod_backend import TfxNodePodOperator
 
@@ -35,7 +38,7 @@ def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(p
 
     dag = build_nightly_dag(pod_spec)
     hook = TfxRuntimeHook(load_settings())
-    publisher = TfxRuntimeHook(load_settings(), S3ConnectionAccess(S3_CONN_ID))
+    pusher = TfxRuntimeHook(load_settings(), PusherAccess("taxi"))
     for node in TRAINING_NODES:
         op = dag.get_task(node.task_id)
         assert isinstance(op, TfxNodePodOperator), node.task_id
@@ -49,11 +52,13 @@ def test_every_tfx_node_becomes_a_pod_running_what_the_subprocess_backend_runs(p
             "python", "-u", "-m", hook.MODULE, *hook.module_arguments("node", run_dir, node.node_id)]
         assert hook.module_arguments("node", run_dir, node.node_id) == ["node", "--run-dir", run_dir,
                                                                         "--node", node.node_id]
-        # Only the pusher's pod holds an S3 key (the publisher's); the spec is never logged (it holds secrets).
+        # Only the pusher's pod holds an S3 key (its pipeline's); the spec is never logged (it holds secrets).
         env = {e.name: e.value for e in container.env}
-        expected = publisher.environment() if node.node_id == PUSHER_ID else hook.environment()
+        expected = pusher.environment() if node.node_id == PUSHER_ID else hook.environment()
         assert env == expected
         assert ("AWS_SECRET_ACCESS_KEY" in env) is (node.node_id == PUSHER_ID), node.node_id
+        if node.node_id == PUSHER_ID:
+            assert env["AWS_ACCESS_KEY_ID"] == pusher_credentials("taxi", os.environ[PUSHER_SEED_VAR])[0]
         assert op.log_pod_spec_on_failure is False
         assert container.resources.requests == {"cpu": "2", "memory": "6Gi"} == container.resources.limits
         [mount] = container.volume_mounts

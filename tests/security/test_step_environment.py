@@ -16,9 +16,10 @@ PARENT = {
     "AIRFLOW_CONN_NIGHTSHIFT_S3": '{"password": "publisher"}', "AWS_ACCESS_KEY_ID": "admin",
     "AWS_SECRET_ACCESS_KEY": "admin-secret", "NIGHTSHIFT_S3_PUBLISHER_SECRET_ACCESS_KEY": "publisher",
     "NIGHTSHIFT_S3_SCORER_ACCESS_KEY_ID": "scorer", "NIGHTSHIFT_S3_SCORER_SECRET_ACCESS_KEY": "scorer-secret",
+    "NIGHTSHIFT_S3_PUSHER_SEED": "pusher-seed",
 }
 SECRET_VALUES = {"fernet", "jwt", "api", '{"password": "publisher"}', "admin", "admin-secret", "publisher",
-                 "scorer", "scorer-secret"}
+                 "scorer", "scorer-secret", "pusher-seed"}
 
 
 def test_a_step_gets_its_own_key_and_the_names_it_needs_nothing_else():

@@ -11,7 +11,7 @@ import json
 import secrets
 from pathlib import Path
 
-from nightshift.control.s3_roles import ROLES, key_vars
+from nightshift.control.s3_roles import PUSHER_SEED_VAR, ROLES, key_vars
 from nightshift.core.private_file import write_private
 
 _DB_ARGS = "nightshift.control.airflow_db"  # connection arguments Airflow imports by dotted path
@@ -43,6 +43,8 @@ def render(root: Path, *, s3_port: int = 8333, api_port: int = 8080, var_dir: Pa
         "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_DEFAULT_REGION": "us-east-1",
         **role_keys,
+        # Each pipeline's pusher key is derived from it (s3_roles.pusher_credentials); Airflow's workers hold it.
+        PUSHER_SEED_VAR: secrets.token_urlsafe(32),
         "AIRFLOW_HOME": str(airflow_home),
         # The nightly and rollback DAGs publish; the scoring DAG scores (nightshift.control.s3_roles).
         "AIRFLOW_CONN_NIGHTSHIFT_S3": connection("publisher"),
@@ -160,6 +162,9 @@ def ensure(root: Path, profile: str = "local") -> Path:
         values["AIRFLOW_CONN_NIGHTSHIFT_S3_READER"] = json.dumps(
             {"conn_type": "aws", **reader, "extra": {"endpoint_url": values["NIGHTSHIFT_S3_ENDPOINT"],
                                                       "region_name": "us-east-1"}}, separators=(",", ":"))
+        write(path, values)
+    if not values.get(PUSHER_SEED_VAR):  # before each pipeline's pusher had its own key
+        values[PUSHER_SEED_VAR] = secrets.token_urlsafe(32)
         write(path, values)
     pw_file = Path(values["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     if not pw_file.exists():

@@ -124,6 +124,8 @@ async def forward(listener: socket.socket, target: tuple[str, int], child: subpr
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if child is not None:  # SeaweedFS reloads its S3 identities on SIGHUP (nightshift.local.store_identities)
+        loop.add_signal_handler(signal.SIGHUP, child.send_signal, signal.SIGHUP)
     server = await asyncio.start_server(handle, sock=listener, limit=_CHUNK)
     log.info("door open on %s:%d -> %s:%d", *listener.getsockname()[:2], *target)
     code = 0
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"s3_door: {exc}", file=sys.stderr)
             return 3
     child = subprocess.Popen(command) if command else None
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until forward() passes it on: never end the door
     try:
         return asyncio.run(forward(listener, args.target, child))
     finally:

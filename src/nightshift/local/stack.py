@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.control import airflow_db
-from nightshift.control.s3_roles import MODELS_BUCKET, RAW_BUCKET, ROLES, key_vars, seaweed_identities
+from nightshift.control.s3_roles import MODELS_BUCKET, RAW_BUCKET, ROLES, key_vars
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.private_file import write_private
 from nightshift.core.s3 import ensure_bucket
-from nightshift.local import envfile, pidfile, seaweed
+from nightshift.local import envfile, pidfile, seaweed, store_identities
 from nightshift.local.commands import airflow_commands, celery_worker_command
 
 RUNTIME = "tfx-runtime"  # the warm TFX runtime's process name (PID file, log file)
@@ -157,8 +157,10 @@ class Stack:
         if self._pid("seaweedfs") is None:
             admin = (self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"])
             proc = seaweed.start(self.var / "seaweedfs", seaweed.SeaweedPorts(int(self.env["NIGHTSHIFT_S3_PORT"])),
-                                 *admin, self._log("seaweedfs"), identities=seaweed_identities(admin, self.env))
+                                 *admin, self._log("seaweedfs"), identities=store_identities.identities(self.env))
             pidfile.write(self.run_dir / "seaweedfs.pid", proc.pid)
+        else:  # running already: it learns the pusher of any pipeline added since it started
+            store_identities.sync(self.env)
         self.ensure_buckets()
         if not airflow:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -150,5 +151,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     print(f"wrote {made.spec}\nwrote {made.module}\nwrote {made.contract}")
     print(f"label {args.label!r}: {len(made.classes)} classes {list(made.classes)}; "
           f"{len(made.numeric)} numeric and {len(made.categorical)} string feature(s)")
+    from nightshift.local.store_identities import sync
+
+    if (known := sync(os.environ)) is not None and args.name in known:  # the local stack's store, when it runs
+        print(f"the local S3 store now knows {args.name}'s pusher identity (it may write s3 under its push.uri only)")
     print(f"next: nightshift seed {args.name} --file {args.sample}   then trigger {args.name}_nightly")
     return 0

@@ -1,0 +1,128 @@
+"""Publish rights stop at the pipeline: the Pusher's child holds its own pipeline's key, which the real store
+lets write under that pipeline's registry prefix and nowhere else. Before, every Pusher held the publisher key,
+which writes every pipeline's registry (and the Pusher runs the model the pipeline's own code built)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from nightshift.control.s3_roles import MODELS_BUCKET, PUSHER_SEED_VAR, RAW_BUCKET, pusher_credentials
+from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.s3 import ensure_bucket
+from nightshift.local import store_identities
+
+pytestmark = [pytest.mark.security, pytest.mark.integration]
+
+
+def _client(keys: tuple[str, str]):
+    return boto3.client("s3", endpoint_url=os.environ["NIGHTSHIFT_S3_ENDPOINT"], aws_access_key_id=keys[0],
+                        aws_secret_access_key=keys[1], region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def _code(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+@pytest.fixture()
+def registries(s3) -> None:
+    for bucket in (RAW_BUCKET, MODELS_BUCKET):
+        ensure_bucket(s3, bucket)
+    s3.put_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json", Body=b'{"version": 1}')
+    s3.put_object(Bucket=RAW_BUCKET, Key="taxi/date=2030-01-01/part-00000.csv", Body=b"a\n1\n")
+
+
+def test_a_pipelines_pusher_writes_its_own_registry_and_nothing_else(s3, registries):
+    taxi = _client(pusher_credentials("taxi", os.environ[PUSHER_SEED_VAR]))
+    taxi.put_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json", Body=b"{}")
+    assert taxi.get_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json")["Body"].read() == b"{}"
+    assert taxi.list_objects_v2(Bucket=MODELS_BUCKET, Prefix="taxi/claims/")["KeyCount"] >= 1
+    taxi.delete_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json")
+
+    other_pipeline = lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json", Body=b"{}")  # noqa: E731
+    assert _code(other_pipeline) == "AccessDenied"
+    assert _code(lambda: taxi.delete_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")) == "AccessDenied"
+    assert _code(lambda: taxi.get_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")) == "AccessDenied"
+    assert _code(lambda: taxi.list_objects_v2(Bucket=MODELS_BUCKET, Prefix="penguins/")) == "AccessDenied"
+    assert _code(lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="predictions/taxi/x", Body=b"x")) == "AccessDenied"
+    assert _code(lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="taxi2/CURRENT.json", Body=b"x")) == "AccessDenied"
+    assert _code(lambda: taxi.get_object(Bucket=RAW_BUCKET, Key="taxi/date=2030-01-01/part-00000.csv")) == (
+        "AccessDenied")
+    copy = lambda: taxi.copy_object(Bucket=MODELS_BUCKET, Key="taxi/stolen",  # noqa: E731
+                                    CopySource={"Bucket": MODELS_BUCKET, "Key": "penguins/CURRENT.json"})
+    assert _code(copy) == "AccessDenied"
+    assert s3.get_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")["Body"].read() == b'{"version": 1}'
+
+
+def test_the_pusher_step_is_handed_its_pipelines_key_not_the_publishers(s3_server):
+    from nightshift_airflow.factory import build_nightly_dag
+    from nightshift_airflow.hooks import PusherAccess, PusherKeyMissing
+
+    from nightshift.control.s3_roles import key_vars
+    from nightshift.core.spec_loading import load_spec
+    from nightshift.core.topology import PUSHER_ID, TRAINING_NODES
+
+    dag = build_nightly_dag(load_spec(PROJECT_ROOT / "pipelines" / "penguins" / "pipeline.yaml", PROJECT_ROOT))
+    [pusher_task] = [dag.get_task(n.task_id) for n in TRAINING_NODES if n.node_id == PUSHER_ID]
+    env = pusher_task.hook.environment()
+    access, secret = pusher_credentials("penguins", os.environ[PUSHER_SEED_VAR])
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (access, secret)
+    publisher_secret = os.environ[key_vars("publisher")[1]]
+    assert publisher_secret not in env.values() and os.environ[PUSHER_SEED_VAR] not in env.values()
+    assert env["NIGHTSHIFT_S3_ENDPOINT"] == os.environ["NIGHTSHIFT_S3_ENDPOINT"]
+
+    seed = os.environ.pop(PUSHER_SEED_VAR)
+    try:
+        with pytest.raises(PusherKeyMissing, match=f"{PUSHER_SEED_VAR} is not set .* pipeline 'penguins'"):
+            PusherAccess("penguins").runtime_env()
+    finally:
+        os.environ[PUSHER_SEED_VAR] = seed
+
+
+def _spec_named(pipelines: Path, name: str) -> None:
+    doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "taxi" / "pipeline.yaml").read_text())
+    doc.update(name=name)
+    doc["push"] = {"uri": f"s3://{MODELS_BUCKET}/{name}", "model_name": name}
+    (pipelines / name).mkdir(parents=True)
+    (pipelines / name / "pipeline.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _wait_until_accepted(client, key: str, timeout: float = 15.0) -> float:
+    start = time.monotonic()
+    while True:
+        try:
+            client.put_object(Bucket=MODELS_BUCKET, Key=key, Body=b"{}")
+            return time.monotonic() - start
+        except ClientError as exc:
+            if time.monotonic() - start > timeout:
+                raise AssertionError(f"the new pusher key is still refused after {timeout:.0f}s: {exc}") from exc
+            time.sleep(0.2)
+
+
+def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart(s3, tmp_path, registries):
+    pipelines = tmp_path / "pipelines"
+    for name in ("taxi", "penguins"):
+        shutil.copytree(PROJECT_ROOT / "pipelines" / name, pipelines / name)
+    _spec_named(pipelines, "latecomer")
+    env = {**os.environ, "NIGHTSHIFT_PIPELINES_DIR": str(pipelines)}
+    late = _client(pusher_credentials("latecomer", os.environ[PUSHER_SEED_VAR]))
+    assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="latecomer/a", Body=b"{}")) == "InvalidAccessKeyId"
+    try:
+        assert store_identities.sync(env) == ["latecomer", "penguins", "taxi"]
+        _wait_until_accepted(late, "latecomer/CURRENT.json")
+        assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="taxi/CURRENT.json", Body=b"x")) == (
+            "AccessDenied")
+        assert s3.list_buckets()["Buckets"]  # the admin and the roles are untouched by the reload
+    finally:
+        store_identities.sync(dict(os.environ))  # the session's own pipelines again
