@@ -19,7 +19,8 @@ NAMES = ("missing_column", "renamed_column", "text_in_numeric", "negative_fares"
          "mostly_null_required", "unknown_payment_types", "empty_file", "header_only", "truncated_gzip",
          "wrong_delimiter", "stale_partition", "duplicated_rows", "latin1_encoding", "fare_in_cents",
          "durations_in_minutes", "timestamps_in_milliseconds", "latitude_in_microdegrees",
-         "columns_reordered", "crlf_line_endings", "quoted_commas_newlines", "gzip_compressed")
+         "fraction_in_integer_column", "columns_reordered", "crlf_line_endings", "quoted_commas_newlines",
+         "gzip_compressed", "pandas_round_trip", "arrow_round_trip")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def build(source: Path, day: date) -> list[CorpusFile]:
         # Every value is a plausible number of seconds: only the median says "minutes", and a median needs more
         # rows than a one-day partition of the real data holds (about ten), so it is checked on a whole file.
         CorpusFile("durations_in_minutes",
-                   _csv(header, _set(header, rows, "trip_seconds", lambda i, v: _scaled(v, 1 / 60), every=1)),
+                   _csv(header, _set(header, rows, "trip_seconds", lambda i, v: _scaled(v, 1 / 60, digits=0),
+                                     every=1)),
                    1, "column trip_seconds: expect_column_median_to_be_between", scope="window"),
         CorpusFile("timestamps_in_milliseconds",
                    _csv(header, _set(header, rows, "trip_start_timestamp", lambda i, v: v + "000", every=1)),
@@ -112,6 +114,10 @@ def build(source: Path, day: date) -> list[CorpusFile]:
                    _csv(header, _set(header, rows, "pickup_latitude", lambda i, v: _scaled(v, 1e6, digits=0),
                                      every=1)),
                    1, "column pickup_latitude: expect_column_values_to_be_between"),
+        # An integer column (the model reads trip_start_hour as INT) holding a fraction on line 5.
+        CorpusFile("fraction_in_integer_column",
+                   _csv(header, _set(header, rows, "trip_start_hour", lambda i, v: "13.5" if i == 3 else v, every=1)),
+                   3, "column 'trip_start_hour', line 5: '13.5' is not a whole number"),
     ]
     # Valid files in unusual shapes: the gate must pass them.
     order = list(reversed(header))
@@ -123,8 +129,29 @@ def build(source: Path, day: date) -> list[CorpusFile]:
                    _csv(header, _set(header, rows, "company", lambda i, v: 'Taxi, "North"\nSide Inc.', every=3),
                         quoting=csv.QUOTE_ALL), 0, "meets contract"),
         CorpusFile("gzip_compressed", gzip.compress(good), 0, "meets contract", suffix=".csv.gz"),
+        # As common tools write the same rows: pandas writes an integer column with gaps as 17031081000.0;
+        # Arrow quotes every string and header.
+        CorpusFile("pandas_round_trip", _pandas_round_trip(good), 0, "meets contract"),
+        CorpusFile("arrow_round_trip", _arrow_round_trip(good), 0, "meets contract"),
     ]
     return files
+
+
+def _pandas_round_trip(data: bytes) -> bytes:
+    import pandas as pd
+
+    written = pd.read_csv(io.BytesIO(data)).to_csv(index=False).encode("utf-8")
+    assert b"17031081000.0" in written or b".0," in written  # the shape that made the scorer refuse such files
+    return written
+
+
+def _arrow_round_trip(data: bytes) -> bytes:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(pacsv.read_csv(pa.BufferReader(data)), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def write(files: list[CorpusFile], folder: Path, day: date) -> dict[str, Path]:

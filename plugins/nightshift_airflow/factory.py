@@ -137,7 +137,7 @@ def build_nightly_dag(spec: PipelineSpec, max_active_tasks: int = 2) -> DAG:
     with dag:
         stage = StageWindowOperator(
             task_id=STAGE_TASK, pipeline=spec.name, raw_uri=spec.source.uri, window_mode=spec.window.mode,
-            window_days="{{ params.window_days }}", reports_uri=spec.reports_uri,
+            window_days="{{ params.window_days }}", reports_uri=spec.reports_uri, contract_path=str(spec.contract),
         )
         gate = DataContractGateOperator(
             task_id=GATE_TASK, pipeline=spec.name, contract_path=str(spec.contract), staged_task_id=STAGE_TASK,

@@ -36,9 +36,11 @@ class StageWindowOperator(RecordsCost, BaseOperator):
     template_fields = ("window_days",)
 
     def __init__(self, *, pipeline: str, raw_uri: str, window_mode: str, window_days: Any = 0,
-                 reports_uri: str | None = None, aws_conn_id: str = S3_CONN_ID, **kwargs: Any):
+                 reports_uri: str | None = None, contract_path: str | None = None, aws_conn_id: str = S3_CONN_ID,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.pipeline = pipeline
+        self.contract_path = contract_path  # its integer columns are staged as integers
         self.raw_uri = raw_uri
         self.reports_uri = reports_uri
         self.window_mode = window_mode
@@ -50,6 +52,7 @@ class StageWindowOperator(RecordsCost, BaseOperator):
         return S3ConnectionAccess(self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from nightshift.control.contracts import contract_integer_columns
         from nightshift.control.landing import stage_window
         from nightshift.control.partition_cache import PartitionCache
         from nightshift.core.windows import window_for_interval
@@ -59,7 +62,8 @@ class StageWindowOperator(RecordsCost, BaseOperator):
         window = window_for_interval(end, mode="trailing_days" if days else self.window_mode, days=days)
         self.log.info("data interval ends %s: window %s", end, window.describe())
         dest = run_dir_for(self.pipeline, context["run_id"]) / "data" / "data.csv"
-        staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest,
+        integers = contract_integer_columns(self.contract_path) if self.contract_path else ()
+        staged = stage_window(self.hook.get_client(), self.raw_uri, window, dest, integer_columns=integers,
                               cache=PartitionCache(load_settings().partition_cache_dir))  # it logs what it staged
         if self.reports_uri:  # the exact partitions a model was trained on, for `nightshift lineage`
             from nightshift.core.run_reports import PARTITIONS, run_reports_uri

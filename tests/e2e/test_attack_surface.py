@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 
-from nightshift.control.s3_roles import ROLES, key_vars
-from nightshift.local.stack import RUNTIME
+from nightshift.control.s3_roles import PUSHER_SEED_VAR, ROLES, key_vars
+from nightshift.local.stack import RUNTIME, STORAGE_SECRETS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security, pytest.mark.timeout(900)]
 
@@ -53,3 +53,15 @@ def test_no_airflow_process_holds_an_s3_key_of_its_own(stack, procfs):
         pid = stack.status()[name]
         assert pid is not None, name
         assert not role_vars & set(procfs.environ(pid)), (name, sorted(role_vars & set(procfs.environ(pid))))
+
+
+def test_storage_secrets_reach_only_the_processes_that_run_tasks(stack, procfs):
+    """The DAG processor parses DAG files (a pipeline's own, too) and runs DAG callbacks: it never needs the S3
+    connections or the pusher seed, so its environment holds neither; the task runner and the API server do."""
+    wanted = set(STORAGE_SECRETS) & set(stack.env)
+    assert PUSHER_SEED_VAR in wanted and "AIRFLOW_CONN_NIGHTSHIFT_S3" in wanted
+    holders = {name: wanted & set(procfs.environ(pid)) for name, pid in stack.status().items()
+               if pid and name in stack.processes()}
+    assert holders["dag-processor"] == set(), holders
+    assert holders["scheduler"] == (set() if stack.celery else wanted), holders
+    assert holders["api-server"] == wanted, holders

@@ -134,3 +134,19 @@ def test_a_second_stage_downloads_only_what_changed_and_forgets_what_s3_no_longe
     assert gets == [] and fourth.rows == 2
     assert sorted(p.name for p in (tmp_path / "cache" / bucket).iterdir()) == sorted(copies[k].name for k in keys[:2])
     assert copies[keys[1]].read_bytes() == b"a,b\n20,20\n"
+
+
+def test_stage_writes_the_contracts_integer_columns_as_integers_whatever_tool_wrote_them(s3, bucket, tmp_path):
+    """pandas writes an integer column with gaps as 480.0: staged as 480, so ExampleGen infers the INT the
+    contract declares; a fraction leaves its partition out, named with its line, column and value."""
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-01/part-00000.csv", Body=b"secs,fare\n480.0,1.5\n,2.0\n-3,0.5\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-02/part-00000.csv", Body=b"secs,fare\n300,1.0\n17031081000.00,2\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-03/part-00000.csv", Body=b"secs,fare\n12,1.0\n13.5,2.0\n")
+    staged = stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / "x.csv",
+                          integer_columns=("secs", "not_in_the_file"))
+    with (tmp_path / "x.csv").open() as fh:
+        assert list(csv.reader(fh)) == [["secs", "fare"], ["480", "1.5"], ["", "2.0"], ["-3", "0.5"], ["300", "1.0"],
+                                        ["17031081000", "2"]]  # fare is not an integer column: left as written
+    assert (staged.rows, staged.problems) == (5, (
+        f"s3://{bucket}/t/date=2016-01-03/part-00000.csv: line 3: column 'secs': '13.5' is not a whole number "
+        "(the contract reads it as integers)",))

@@ -58,7 +58,7 @@ def test_draft_contract_accepts_its_own_sample_and_rejects_breakage(taxi_csv, tm
     from nightshift.control.validation import validate_frame
 
     contract = load_contract(out)
-    df = read_table(str(taxi_csv))
+    df = read_table(str(taxi_csv), integer_columns=contract.integer_columns())  # as `validate` and the gate read
     assert validate_frame(df, contract).success
     assert not validate_frame(df.drop(columns=["fare"]), contract).success
     broken = df.assign(payment_type="Bitcoin")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from nightshift.control.s3_roles import MODELS_BUCKET, PUSHER_SEED_VAR, RAW_BUCKET, pusher_credentials
 from nightshift.core.config import PROJECT_ROOT
+from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import ensure_bucket
 from nightshift.local import store_identities
 
@@ -110,7 +112,8 @@ def _wait_until_accepted(client, key: str, timeout: float = 15.0) -> float:
             time.sleep(0.2)
 
 
-def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart(s3, tmp_path, registries):
+def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart(s3, tmp_path, registries,
+                                                                                  fake_saved_model):
     pipelines = tmp_path / "pipelines"
     for name in ("taxi", "penguins"):
         shutil.copytree(PROJECT_ROOT / "pipelines" / name, pipelines / name)
@@ -120,9 +123,15 @@ def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart
     assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="latecomer/a", Body=b"{}")) == "InvalidAccessKeyId"
     try:
         assert store_identities.sync(env) == ["latecomer", "penguins", "taxi"]
-        _wait_until_accepted(late, "latecomer/CURRENT.json")
+        _wait_until_accepted(late, "latecomer/probe.json")
         assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="taxi/CURRENT.json", Body=b"x")) == (
             "AccessDenied")
+        # The whole publish path with that key alone (the key cannot list or create buckets): claim, files,
+        # manifest, pointer, audit.
+        manifest = ModelRegistry(late, f"s3://{MODELS_BUCKET}/latecomer").publish(
+            fake_saved_model, {"model": "latecomer", "pipeline": "latecomer", "run_id": f"scope-{uuid.uuid4().hex}",
+                               "metrics": {}, "data_window": {}})
+        assert ModelRegistry(s3, f"s3://{MODELS_BUCKET}/latecomer").read_pointer().version == manifest.version
         assert s3.list_buckets()["Buckets"]  # the admin and the roles are untouched by the reload
     finally:
         store_identities.sync(dict(os.environ))  # the session's own pipelines again

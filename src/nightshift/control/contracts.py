@@ -17,6 +17,10 @@ from nightshift.core.registry.manifest import sha256_file
 
 log = logging.getLogger(__name__)
 SEVERITIES = {"error", "warn"}
+# numpy's names and pandas' nullable ones as Great Expectations names them ("Int64Dtype": an integer column with
+# gaps, as the readers below give it).
+INTEGER_TYPES = {f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64)} | {
+    f"{u}Int{bits}{suffix}" for u in ("", "U") for bits in (8, 16, 32, 64) for suffix in ("", "Dtype")}
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,29 @@ class Contract:
     version: str
     expectations: list[dict[str, Any]]
 
+    def integer_columns(self) -> tuple[str, ...]:
+        return integer_columns(self.expectations)
+
     def identity(self) -> dict[str, str]:
         """What a manifest records about the contract a model was trained under."""
         return {"name": self.name, "version": self.version, "path": self.path.name,
                 "sha256": sha256_file(self.path)}
+
+
+def integer_columns(expectations: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Columns whose type list admits integers only: every reader reads them by nightshift.core.csv_integers
+    (a whole-valued float such as "17031081000.0" is that integer; "23.5" is refused, named)."""
+    return tuple(e["kwargs"]["column"] for e in expectations
+                 if e.get("type") == "expect_column_values_to_be_in_type_list"
+                 and e.get("kwargs", {}).get("type_list") and set(e["kwargs"]["type_list"]) <= INTEGER_TYPES)
+
+
+def contract_integer_columns(path: str | Path) -> tuple[str, ...]:
+    """integer_columns of a contract file, read without Great Expectations (staging needs only this)."""
+    try:
+        return integer_columns(json.loads(Path(path).read_text(encoding="utf-8")).get("expectations", []))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
 
 
 def load_contract(path: str | Path) -> Contract:

@@ -173,11 +173,14 @@ def _prefetch(pool: ThreadPoolExecutor, fetch: Callable[[str], T], keys: list[st
 
 
 def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, workers: int = 8,
-                 cache: PartitionCache | None = None) -> StagedData:
+                 cache: PartitionCache | None = None, integer_columns: tuple[str, ...] = ()) -> StagedData:
     """Download the window's partitions and merge them (one header, the first partition's column order)
     into `dest`. A partition that cannot be read or has other columns is left out and reported in
     `problems`, so the contract gate can name it; nothing here decides whether the data is good.
-    With `cache`, a partition whose local copy is the object S3 lists is read from there, not downloaded."""
+    With `cache`, a partition whose local copy is the object S3 lists is read from there, not downloaded.
+    `integer_columns` are written as integers (nightshift.core.csv_integers: "480.0" as 480), so ExampleGen
+    infers the type the contract declares whatever tool wrote the file; a fraction there leaves the partition
+    out, named with its line and value."""
     from nightshift.control.reading import UnreadableInput, check_delimiter, decode_text
 
     base = S3Uri.parse(raw_uri)
@@ -229,13 +232,18 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
                 problems.append(problem)
                 continue
             order = [part_header.index(c) for c in header]
+            ints = [(header.index(c), c) for c in integer_columns if c in header]
             kept: list[list[str]] = []
             for row in reader:
                 if len(row) != len(part_header):
                     problems.append(f"{where}: line {reader.line_num}: {len(row)} fields, header has "
                                     f"{len(part_header)}")
                     break
-                kept.append([row[i] for i in order])
+                merged = [row[i] for i in order]
+                if ints and (problem := _as_integers(merged, ints)):
+                    problems.append(f"{where}: line {reader.line_num}: {problem}")
+                    break
+                kept.append(merged)
             else:
                 writer.writerows(kept)  # a partition goes in whole or not at all
                 rows += len(kept)
@@ -252,3 +260,18 @@ def stage_window(client: Any, raw_uri: str, window: DataWindow, dest: Path, *, w
     log.info("staged %d rows from %d partitions (%s .. %s) into %s; %d problem(s)", rows, len(keys), first, last,
              dest, len(problems))
     return StagedData(dest, rows, len(keys), str(first), str(last), window, tuple(problems), read_as, downloaded)
+
+
+def _as_integers(row: list[str], columns: list[tuple[int, str]]) -> str | None:
+    """Whole-valued floats in `columns` rewritten as integers in place; the problem with the first that is not
+    a whole number, else None. Plain digits need no rule: the taxi data's own integers cost one isdigit()."""
+    from nightshift.core.csv_integers import parse_int_text
+
+    for index, name in columns:
+        value = row[index]
+        if value and not value.isdigit():
+            try:
+                row[index] = str(parse_int_text(value))
+            except ValueError:
+                return f"column {name!r}: {value!r} is not a whole number (the contract reads it as integers)"
+    return None

@@ -103,7 +103,24 @@ def check_delimiter(text: str, where: str, expected_columns: list[str] | None = 
 ONLY_EMPTY_IS_MISSING = {"keep_default_na": False, "na_values": [""]}
 
 
-def read_table(source: str, client: Any = None, expected_columns: list[str] | None = None) -> pd.DataFrame:
+def whole_numbers(frame: pd.DataFrame, integer_columns: tuple[str, ...], source: str, first_line: int,
+                  ) -> pd.DataFrame:
+    """`integer_columns` that pandas parsed as floats (an empty field, or "17031081000.0" as pandas writes them)
+    as Int64 when whole; UnreadableInput naming the file, column, line and value of the first that is not.
+    Text left in such a column stays text, for the contract's type expectation to report."""
+    from nightshift.core.csv_integers import NotAnInteger, whole_floats
+
+    for column in integer_columns:
+        if column in frame.columns and frame[column].dtype.kind == "f":
+            try:
+                frame[column] = whole_floats(frame[column], where=source, column=column, first_line=first_line)
+            except NotAnInteger as exc:
+                raise UnreadableInput(str(exc)) from exc
+    return frame
+
+
+def read_table(source: str, client: Any = None, expected_columns: list[str] | None = None,
+               integer_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A DataFrame from a local path or s3:// URI (CSV, optionally gzip'd); UnreadableInput otherwise.
 
     The checks look at the head only (the delimiter) or run only once the parser has met a problem (the
@@ -116,10 +133,10 @@ def read_table(source: str, client: Any = None, expected_columns: list[str] | No
             head = fh.read(64 * 1024)
         if head[:2] != GZIP_MAGIC and head.strip():
             check_delimiter(head_text(head), source, expected_columns)
-            return _parse(local, source, lambda: local.read_bytes())
+            return whole_numbers(_parse(local, source, lambda: local.read_bytes()), integer_columns, source, 2)
     data = decompress(load_bytes(source, client), source)
     check_delimiter(head_text(data), source, expected_columns)
-    return _parse(io.BytesIO(data), source, lambda: data)
+    return whole_numbers(_parse(io.BytesIO(data), source, lambda: data), integer_columns, source, 2)
 
 
 def _parse(handle: Any, source: str, raw: Any) -> pd.DataFrame:
@@ -129,7 +146,7 @@ def _parse(handle: Any, source: str, raw: Any) -> pd.DataFrame:
                          source, raw)
 
 
-def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_chunks(path: Path, chunk_rows: int, integer_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
     """A local CSV (optionally gzip'd) or Parquet file, `chunk_rows` rows at a time, with the same precise
     UnreadableInput reasons as read_table. The next chunk is parsed on a second thread while the caller works
     on this one (nightshift.core.prefetch), so at most two chunks are held at once."""
@@ -146,7 +163,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         table = pq.ParquetFile(path)
         batches = table.iter_batches(batch_size=chunk_rows) if table.metadata.num_rows else \
             iter([table.schema_arrow.empty_table()])  # no rows: still one (empty) chunk with the columns
-        return prefetch(batch.to_pandas() for batch in batches)
+        return prefetch(_with_whole_numbers((batch.to_pandas() for batch in batches), integer_columns, source, 1))
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
     gzipped = head[:2] == GZIP_MAGIC
@@ -163,7 +180,17 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         while (chunk := _named_errors(lambda: next(reader, None), source, raw)) is not None:
             yield chunk
 
-    return prefetch(chunks())
+    return prefetch(_with_whole_numbers(chunks(), integer_columns, source, 2))
+
+
+def _with_whole_numbers(chunks: Iterator[pd.DataFrame], integer_columns: tuple[str, ...], source: str,
+                        first_line: int) -> Iterator[pd.DataFrame]:
+    """whole_numbers on each chunk, numbered on from `first_line` (a CSV's header is line 1; Parquet's first row
+    is row 1)."""
+    rows = 0
+    for chunk in chunks:
+        yield whole_numbers(chunk, integer_columns, source, first_line + rows)
+        rows += len(chunk)
 
 
 def _named_errors(parse: Any, source: str, raw: Any) -> Any:

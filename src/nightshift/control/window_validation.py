@@ -191,7 +191,7 @@ def validate_file(path: Path, contract: Contract, parameters: dict[str, Any] | N
     results: list[Any] = [None] * len(expectations)
     first = chunk = None
     rows = 0
-    for number, chunk in enumerate(read_chunks(path, chunk_rows)):
+    for number, chunk in enumerate(read_chunks(path, chunk_rows, contract.integer_columns())):
         if present := [c for c in ignore_columns if c in chunk.columns]:
             chunk = chunk.drop(columns=present)
         chunk.index = pd.RangeIndex(rows, rows + len(chunk))  # GX reports unexpected rows by the file's numbering

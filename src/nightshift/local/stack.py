@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nightshift.control import airflow_db
-from nightshift.control.s3_roles import MODELS_BUCKET, RAW_BUCKET, ROLES, key_vars
+from nightshift.control.s3_roles import MODELS_BUCKET, PUSHER_SEED_VAR, RAW_BUCKET, ROLES, key_vars
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.private_file import write_private
 from nightshift.core.s3 import ensure_bucket
@@ -24,6 +24,9 @@ from nightshift.local import envfile, pidfile, seaweed, store_identities
 from nightshift.local.commands import airflow_commands, celery_worker_command
 
 RUNTIME = "tfx-runtime"  # the warm TFX runtime's process name (PID file, log file)
+# What only task code (and the API server's links) uses: the S3 connections and the pusher seed.
+STORAGE_SECRETS = ("AIRFLOW_CONN_NIGHTSHIFT_S3", "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING",
+                   "AIRFLOW_CONN_NIGHTSHIFT_S3_READER", PUSHER_SEED_VAR)
 
 
 @dataclass
@@ -173,7 +176,7 @@ class Stack:
                                "stop it or choose another AIRFLOW__API__PORT")
         for name, args in self.processes().items():
             if self._pid(name) is None:
-                self._spawn(name, [airflow_bin, *args], extra_env=self._worker_env(name))
+                self._spawn(name, [airflow_bin, *args], env=self.airflow_env(name))
         self.wait_api(timeout)
         for name in self.worker_names():
             self.wait_log_line(name, " ready.", timeout)
@@ -237,8 +240,20 @@ class Stack:
             return commands
         return {**commands, **{name: celery_worker_command(name) for name in self.worker_names()}}
 
-    def _worker_env(self, name: str) -> dict[str, str]:
-        return {"NIGHTSHIFT_WORKER_NAME": name} if name.startswith("worker-") else {}
+    def runs_tasks(self, name: str) -> bool:
+        """Whether Airflow process `name` runs task code (or, the API server, signs the task links)."""
+        return name.startswith("worker-") or name == "api-server" or (name == "scheduler" and not self.celery)
+
+    def airflow_env(self, name: str) -> dict[str, str]:
+        """Airflow process `name`'s environment: the storage connections and the pusher seed only where tasks
+        run or their links are signed; the DAG processor and the triggerer (and Celery's scheduler) never use
+        them, so they never hold them."""
+        env = self.service_env()
+        if not self.runs_tasks(name):
+            env = {k: v for k, v in env.items() if k not in STORAGE_SECRETS}
+        if name.startswith("worker-"):
+            env["NIGHTSHIFT_WORKER_NAME"] = name
+        return env
 
     def _log(self, name: str) -> Path:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     day = partition_date(args.source)
     scope = args.scope or ("partition" if day else "window")
     try:
-        df = read_table(args.source, expected_columns=_expected_columns(contract))
+        df = read_table(args.source, expected_columns=_expected_columns(contract),
+                        integer_columns=contract.integer_columns())
     except UnreadableInput as exc:
         if args.json:
             print(json.dumps({"source": args.source, "verdict": "unreadable", "error": str(exc)}))

@@ -41,6 +41,7 @@ from nightshift.core.s3 import (
     S3Uri,
     download_hashed,
     ensure_bucket,
+    error_code,
     get_bytes,
     hash_object,
     list_keys,
@@ -197,7 +198,7 @@ class ModelRegistry(PointerMoves):
         version that run claimed, or returns it if it was complete, and never makes a second one.
         `measured_against`: the served version the model was compared with; the pointer moves only while it
         still serves (ChampionMoved otherwise: the version stays in the registry, unserved, audited)."""
-        ensure_bucket(self.client, self.bucket)
+        self._ensure_bucket()
         saved_model = scan_model_dir(model_dir)
         local = {f.path: model_dir / f.path for f in saved_model}
         for rel, path in sorted((extra_files or {}).items()):
@@ -232,6 +233,17 @@ class ModelRegistry(PointerMoves):
                           measured_against=measured_against)
         log.info("published %s (version %d, %d files)", self._uri(base), version, len(files))
         return manifest
+
+    def _ensure_bucket(self) -> None:
+        """Create the bucket on a fresh store; a pipeline's pusher key may neither list nor create buckets
+        (nightshift.control.s3_roles), and then the bucket `make up` made is used as it is."""
+        from botocore.exceptions import ClientError
+
+        try:
+            ensure_bucket(self.client, self.bucket)
+        except ClientError as exc:
+            if error_code(exc) != "AccessDenied":
+                raise
 
     def _claim_version(self, publication: str, run_id: str, attempts: int = 20) -> int:
         """The version this publication (a run and its model's files) claimed before, else the next free
