@@ -163,15 +163,14 @@ def run_node(run: RunConfig, node_id: str) -> int:
 def _push_exit_code(pushed: list) -> int:
     import json
 
-    from nightshift_tfx.s3_pusher.executor import PUSH_RESULT_FILE
+    from nightshift.core.push_result import PUSH_RESULT_FILE, verdict_line
 
     result_file = Path(pushed[0].uri) / PUSH_RESULT_FILE if pushed else None
     if result_file is None or not result_file.exists():
         raise NightshiftError(f"Pusher finished without writing {PUSH_RESULT_FILE}; cannot tell what it did")
     result = json.loads(result_file.read_text())
     if not result["pushed"]:
-        for reason in result.get("reasons", []):
-            log.warning("not published: %s", reason)
+        log.warning("%s", verdict_line(result))
         return exit_codes.NOTHING_TO_PUBLISH
-    log.info("published %s (version %s)", result["destination"], result["version"])
+    log.info("%s", verdict_line(result))
     return 0

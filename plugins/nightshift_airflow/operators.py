@@ -249,6 +249,22 @@ class PusherNodeOperator(TfxNodeOperator):
     def hook(self) -> TfxRuntimeHook:
         return TfxRuntimeHook(load_settings(), PusherAccess(self.pipeline, self.aws_conn_id))  # the one that publishes
 
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        """The node, then its verdict as the log's last line (and a skip's reason): published vN, or which check
+        held the model back with both numbers."""
+        from nightshift.core.push_result import latest_result, verdict_line
+
+        try:
+            outcome = super().execute(context)
+        except AirflowSkipException:
+            result = latest_result(run_dir_for(self.pipeline, context["run_id"]))
+            if result is None:
+                raise
+            raise AirflowSkipException(verdict_line(result)) from None
+        if result := latest_result(run_dir_for(self.pipeline, context["run_id"])):
+            self.log.info("%s", verdict_line(result))
+        return outcome
+
 
 def _window_end(context: Context) -> Any:
     """The data interval's end; manual runs may have none (Airflow 3), then their logical date or run_after."""

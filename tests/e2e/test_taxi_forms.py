@@ -74,10 +74,14 @@ def test_scoring_with_onnx_runtime_predicts_what_the_savedmodel_predicts(version
     tables, markers = {}, {}
     for engine in ("savedmodel", "onnx", "auto"):
         out = _cli(stack, "score", "taxi", str(rows), str(tmp_path / engine), "--version", str(version),
-                   *(["--engine", engine] if engine != "auto" else []), "--run-id", f"e2e_engine_{engine}")
+                   *(["--engine", engine] if engine != "auto" else ["--json"]), "--run-id", f"e2e_engine_{engine}")
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         tables[engine] = pq.read_table(next((tmp_path / engine).glob("*.parquet"))).sort_by("row_number")
         markers[engine] = json.loads((tmp_path / engine / MARKER).read_text())
+    # --json: stdout is one object holding the committed marker; the scorer's log went to stderr.
+    result = json.loads(out.stdout)
+    assert (result["verdict"], result["exit_code"], result["marker"]) == ("scored", 0, markers["auto"])
+    assert result["marker"]["rows"] == ROWS and "engine" in out.stderr
     assert {e: markers[e]["engine"] for e in ("savedmodel", "onnx")} == {"savedmodel": "savedmodel", "onnx": "onnx"}
     # No --engine and no scoring.engine in the spec: `auto`, which picks by the speeds the manifest records.
     chosen, _ = choose_engine(ModelRegistry(client_from_env(), MODEL_URI).read_manifest(version))

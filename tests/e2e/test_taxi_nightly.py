@@ -196,6 +196,12 @@ def test_a_challenger_worse_than_the_served_model_is_not_published(api, served_t
     assert model == float(compared.group(2)) and abs(trivial - _majority_share(taxi_csv)) < 0.02
     assert verdict == ("beats" if model >= trivial + 0.02 else "does not beat")
 
+    # The verdict ends the log (the skip's reason): which check held the model back, with both numbers.
+    lines = log.splitlines()
+    verdicts = [i for i, line in enumerate(lines) if "VERDICT: " in line]
+    assert verdicts and lines[verdicts[-1]].split("VERDICT: ", 1)[1].startswith("not published: "), log[-3000:]
+    assert compared.group(0) in lines[verdicts[-1]] and len(lines) - verdicts[-1] <= 15, log[-3000:]
+
     assert s3.get_object(Bucket="nightshift-models", Key=pointer_key("taxi"))["Body"].read() == before
     assert registry.versions() == versions_before
 

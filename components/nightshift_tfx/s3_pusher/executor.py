@@ -13,6 +13,7 @@ from tfx.components.pusher import executor as pusher_executor
 from tfx.types import artifact_utils
 
 from nightshift.core.metrics import METRICS
+from nightshift.core.push_result import PUSH_RESULT_FILE
 from nightshift.core.registry.pointer_moves import ChampionMoved
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
@@ -22,7 +23,6 @@ from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, 
 log = logging.getLogger(__name__)
 # Written into the PushedModel artifact's folder: the node runner reads it to tell Airflow whether
 # anything was published (the launcher's returned artifacts predate the executor's properties).
-PUSH_RESULT_FILE = "nightshift_push.json"
 
 
 def _write_result(model_push: types.Artifact, result: dict[str, Any]) -> None:

@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auto (the faster of the SavedModel and the ONNX form, by their speeds measured at "
                             "publish), savedmodel (TensorFlow), or onnx / onnx_fp16 / onnx_int8 (ONNX Runtime on that "
                             "published form of the version); default: the spec's scoring.engine")
+    score.add_argument("--json", action="store_true",
+                       help="the committed partition's marker (rows, version, engine, file) as one object on stdout; "
+                            "the scorer's log goes to stderr")
     score.set_defaults(func=cmd_score)
 
     contract = sub.add_parser("contract", help="data contracts")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from nightshift.control.cli.common import spec_for
 from nightshift.core import exit_codes
@@ -51,8 +52,13 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         print(f"triggered {args.dag_id} run {run_id}")
     if not args.wait:
         return 0
-    run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout, poll=3,
-                           on_change=lambda task, state: print(f"  {task}: {state}", flush=True))
+    from nightshift.control.cli.progress import TaskProgress
+
+    progress = TaskProgress(f"{args.dag_id} {run_id}")
+    try:
+        run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout, poll=3, on_change=progress)
+    finally:
+        progress.close()
     print(f"{args.dag_id} run {run_id}: {run['state']}")
     return 0 if run["state"] == "success" else 1
 
@@ -73,15 +79,36 @@ def cmd_score(args: argparse.Namespace) -> int:
                                 key_column=spec.scoring.key_column, engine=args.engine or spec.scoring.engine)
     # The scorer identity (writes predictions, nothing else) and the names a step needs; not the shell's .env.
     env = step_environment(os.environ, role_credentials("scorer") or _standard_keys())
+    log = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the one object alone
+    code = _run_scorer(settings, MODULE, request.arguments(), env, log)
+    if args.json:
+        print(json.dumps(_score_result(args, spec.push.uri, code), indent=2))
+    return code
+
+
+def _run_scorer(settings: Any, module: str, arguments: list[str], env: dict[str, str], log: Any) -> int:
     if settings.runtime_socket is not None:  # the local stack's warm runtime: TensorFlow is imported already
         from nightshift.core import warm_runtime
 
         try:
-            return warm_runtime.run(settings.runtime_socket, MODULE, request.arguments(), env, os.getcwd(),
-                                    lambda line: print(line, flush=True)).exit_code
+            return warm_runtime.run(settings.runtime_socket, module, arguments, env, os.getcwd(),
+                                    lambda line: print(line, file=log, flush=True)).exit_code
         except warm_runtime.WarmRuntimeUnavailable:
             pass  # nobody listening: nothing ran yet, a new interpreter does the same
-    return subprocess.run([str(settings.runtime_python), "-m", MODULE, *request.arguments()], env=env).returncode
+    return subprocess.run([str(settings.runtime_python), "-m", module, *arguments], env=env, stdout=log).returncode
+
+
+def _score_result(args: argparse.Namespace, model_uri: str, code: int) -> dict[str, Any]:
+    """What `score --json` prints: the committed marker of the output partition, or why there is none."""
+    result: dict[str, Any] = {"model": args.model, "model_uri": model_uri, "input": args.input,
+                              "output": args.output, "exit_code": code}
+    if code != exit_codes.OK:
+        return {**result, "verdict": "failed", "meaning": exit_codes.describe(code)}
+    from nightshift.core.predictions import read_marker
+    from nightshift.core.s3 import client_from_env
+
+    client = client_from_env(role="scorer") if args.output.startswith("s3://") else None
+    return {**result, "verdict": "scored", "marker": read_marker(client, args.output)}
 
 
 def _standard_keys() -> tuple[str, str] | None:
