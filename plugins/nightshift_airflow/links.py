@@ -55,22 +55,18 @@ class PublishedManifestLink(BaseOperatorLink):
 
 
 class ModelReportLink(BaseOperatorLink):
-    """The model's report page (`nightshift models report` stores it beside the versions); empty until one was
-    made. The page itself is not rebuilt here: it verifies every version's files, which is the CLI's job."""
+    """The model's report page, where `nightshift models report` stores it beside the versions. Airflow 3 computes
+    a link once, when the task ends, and keeps it: so it points at the report's place whether or not a report was
+    made yet (S3 answers NoSuchKey until `models report` runs), and opens the newest report whenever followed.
+    The page itself is not rebuilt here: it verifies every version's files, which is the CLI's job."""
 
     name = "Model report"
 
     def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
         from nightshift.control.model_report import REPORT_NAME
-        from nightshift.core.s3 import S3Uri, exists
-        from nightshift_airflow.hooks import S3ConnectionAccess
 
-        conn_id = operator.aws_conn_id  # type: ignore[attr-defined]
         uri = f"{operator.registry_uri.rstrip('/')}/{REPORT_NAME}"  # type: ignore[attr-defined]
-        target = S3Uri.parse(uri)
-        if not exists(S3ConnectionAccess(conn_id).get_client(), target.bucket, target.key):
-            return ""
-        return presigned_get(conn_id, uri)
+        return presigned_get(operator.aws_conn_id, uri)  # type: ignore[attr-defined]
 
 
 class ServedManifestLink(BaseOperatorLink):

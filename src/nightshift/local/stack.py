@@ -24,7 +24,7 @@ from nightshift.local import envfile, pidfile, seaweed, store_identities
 from nightshift.local.commands import airflow_commands, celery_worker_command
 
 RUNTIME = "tfx-runtime"  # the warm TFX runtime's process name (PID file, log file)
-# What only task code (and the API server's links) uses: the S3 connections and the pusher seed.
+# What only task code uses: the S3 connections and the pusher seed.
 STORAGE_SECRETS = ("AIRFLOW_CONN_NIGHTSHIFT_S3", "AIRFLOW_CONN_NIGHTSHIFT_S3_SCORING",
                    "AIRFLOW_CONN_NIGHTSHIFT_S3_READER", PUSHER_SEED_VAR)
 
@@ -241,13 +241,14 @@ class Stack:
         return {**commands, **{name: celery_worker_command(name) for name in self.worker_names()}}
 
     def runs_tasks(self, name: str) -> bool:
-        """Whether Airflow process `name` runs task code (or, the API server, signs the task links)."""
-        return name.startswith("worker-") or name == "api-server" or (name == "scheduler" and not self.celery)
+        """Whether Airflow process `name` runs task code: Celery's workers, or LocalExecutor's scheduler. (Airflow 3
+        signs a task's extra links in the task itself and keeps them in XCom: the API server signs nothing.)"""
+        return name.startswith("worker-") or (name == "scheduler" and not self.celery)
 
     def airflow_env(self, name: str) -> dict[str, str]:
         """Airflow process `name`'s environment: the storage connections and the pusher seed only where tasks
-        run or their links are signed; the DAG processor and the triggerer (and Celery's scheduler) never use
-        them, so they never hold them."""
+        run; the API server, the DAG processor and the triggerer (and Celery's scheduler) never use them, so
+        they never hold them."""
         env = self.service_env()
         if not self.runs_tasks(name):
             env = {k: v for k, v in env.items() if k not in STORAGE_SECRETS}
