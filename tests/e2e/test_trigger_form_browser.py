@@ -103,3 +103,42 @@ def test_a_viewer_who_presses_trigger_is_refused_on_the_page(ui, api):
         wait(driver, lambda d: any("Access Denied" in t for t in toasts(d)))
         assert any("You do not have permission to perform this action." in t for t in toasts(driver))
     assert set(_runs(api)) == before
+
+
+def _scroll_everything_down(driver) -> None:
+    """Bring the end of every scrolled box into view (the log viewer draws only the lines it shows)."""
+    driver.execute_script("for (const e of document.querySelectorAll('*')) { if (e.scrollHeight > e.clientHeight) "
+                          "{ e.scrollTop = e.scrollHeight; } } window.scrollTo(0, document.body.scrollHeight);")
+
+
+def test_an_experiment_threshold_with_publish_on_is_refused_with_a_message_on_the_run_page(ui, api, seeded):
+    """Airflow's form checks each param alone: the rule that spans two (a lower experiment bar only without
+    publishing) is the compile step's, which refuses the run before anything trains; the person who pressed
+    Trigger reads why in the failed task's log, in the browser."""
+    from selenium.webdriver.common.by import By
+
+    before = set(_runs(api))
+    with chromium() as driver:
+        log_in(driver, ui["base"], "admin", ui["passwords"])
+        open_trigger_form(driver, ui["base"], DAG_ID)
+        settled(driver, lambda d: type_into(d.find_element(By.NAME, "element_experiment_gate_threshold"), "0.3")
+                or True)
+        settled(driver, lambda d: buttons(trigger_dialog(d), "Trigger")[0].click() or True)
+        wait(driver, lambda d: any("Dag Run Triggered" in t for t in toasts(d)))
+        deadline = time.monotonic() + 60
+        while not (new := sorted(set(_runs(api)) - before)) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert len(new) == 1, new
+        run = api.wait_for_run(DAG_ID, new[0], timeout=900, poll=3)
+        states = {ti["task_id"]: ti["state"] for ti in api.task_instances(DAG_ID, new[0])}
+        assert run["state"] == "failed" and states["compile_tfx_pipeline"] == "failed", states
+        assert states["trainer"] == "upstream_failed" and states["pusher"] == "upstream_failed", states
+
+        driver.get(f"{ui['base']}/dags/{DAG_ID}/runs/{quote(new[0])}/tasks/compile_tfx_pipeline")
+
+        def refusal_shown(d) -> bool:
+            _scroll_everything_down(d)
+            return "experiment_gate_threshold 0.3 is only allowed with publish false" in d.find_element(
+                By.TAG_NAME, "body").text
+
+        wait(driver, refusal_shown)

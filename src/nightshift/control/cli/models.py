@@ -146,7 +146,13 @@ def cmd_serve_sync(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.INFO)
         sync_forever(registry, base, args.interval, args.keep, args.format)
         return 0
-    result = sync_once(registry, base, args.keep, args.format)
+    from nightshift.control.cli.progress import DownloadProgress
+
+    registry.download_progress = progress = DownloadProgress(f"{args.model} -> {base}")
+    try:
+        result = sync_once(registry, base, args.keep, args.format)
+    finally:
+        progress.close()
     if result.serving is None:
         print(f"{args.model}: nothing published yet; {base} left as it was")
         return 0

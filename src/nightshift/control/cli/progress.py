@@ -3,6 +3,7 @@ the same text they always did."""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, TextIO
 
@@ -32,6 +33,66 @@ class TaskProgress:
         self._bar.total = len(self.states)
         self._bar.n = sum(s in FINISHED for s in self.states.values())
         self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+SCORED = re.compile(r"scored (\d+) rows so far")
+
+
+class ScoreProgress:
+    """`nightshift score`: the scorer's log lines as they come and, on a terminal, a bar of rows scored (the
+    scorer reports every second then, instead of every ten)."""
+
+    PROGRESS_SECONDS = "1"
+
+    def __init__(self, label: str, log: TextIO, stream: TextIO | None = None, *, bar: bool | None = None):
+        self.log = log
+        self.stream = stream or sys.stderr
+        self._bar: Any = None
+        if self.stream.isatty() if bar is None else bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=label, unit=" rows", unit_scale=True, file=self.stream, leave=True)
+
+    @property
+    def active(self) -> bool:
+        return self._bar is not None
+
+    def __call__(self, line: str) -> None:
+        if self._bar is None:
+            print(line, file=self.log, flush=True)
+            return
+        if found := SCORED.search(line):
+            self._bar.n = int(found.group(1))
+            self._bar.refresh()
+            return
+        self._bar.write(line, file=self.log)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class DownloadProgress:
+    """A version's download (`serve-sync`): on a terminal, a bar of bytes verified so far; nothing otherwise (the
+    registry logs a line every 10 s either way)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, *, bar: bool | None = None):
+        self.stream = stream or sys.stderr
+        self._bar: Any = None
+        if self.stream.isatty() if bar is None else bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=label, unit="B", unit_scale=True, file=self.stream, leave=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.n = done
+            self._bar.refresh()
 
     def close(self) -> None:
         if self._bar is not None:

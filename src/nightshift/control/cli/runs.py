@@ -79,23 +79,35 @@ def cmd_score(args: argparse.Namespace) -> int:
                                 key_column=spec.scoring.key_column, engine=args.engine or spec.scoring.engine)
     # The scorer identity (writes predictions, nothing else) and the names a step needs; not the shell's .env.
     env = step_environment(os.environ, role_credentials("scorer") or _standard_keys())
-    log = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the one object alone
-    code = _run_scorer(settings, MODULE, request.arguments(), env, log)
+    from nightshift.control.cli.progress import ScoreProgress
+
+    progress = ScoreProgress(f"{args.model} {args.input}", sys.stderr if args.json else sys.stdout)  # --json: stdout
+    if progress.active:  # holds the one object alone
+        env["NIGHTSHIFT_PROGRESS_SECONDS"] = ScoreProgress.PROGRESS_SECONDS
+    try:
+        code = _run_scorer(settings, MODULE, request.arguments(), env, progress)
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps(_score_result(args, spec.push.uri, code), indent=2))
     return code
 
 
-def _run_scorer(settings: Any, module: str, arguments: list[str], env: dict[str, str], log: Any) -> int:
+def _run_scorer(settings: Any, module: str, arguments: list[str], env: dict[str, str], on_line: Any) -> int:
+    """The scorer in the warm runtime when it listens, else in a new interpreter; each line of its log to
+    `on_line`; its exit code."""
     if settings.runtime_socket is not None:  # the local stack's warm runtime: TensorFlow is imported already
         from nightshift.core import warm_runtime
 
         try:
-            return warm_runtime.run(settings.runtime_socket, module, arguments, env, os.getcwd(),
-                                    lambda line: print(line, file=log, flush=True)).exit_code
+            return warm_runtime.run(settings.runtime_socket, module, arguments, env, os.getcwd(), on_line).exit_code
         except warm_runtime.WarmRuntimeUnavailable:
             pass  # nobody listening: nothing ran yet, a new interpreter does the same
-    return subprocess.run([str(settings.runtime_python), "-m", module, *arguments], env=env, stdout=log).returncode
+    with subprocess.Popen([str(settings.runtime_python), "-m", module, *arguments], env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child:
+        for line in child.stdout or ():
+            on_line(line.rstrip("\n"))
+    return child.returncode
 
 
 def _score_result(args: argparse.Namespace, model_uri: str, code: int) -> dict[str, Any]:

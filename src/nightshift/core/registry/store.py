@@ -62,14 +62,16 @@ class VersionStatus:
 class _Progress:
     """A log line every PROGRESS_SECONDS while a version downloads, so a large model shows it moves."""
 
-    def __init__(self, what: str, files: int, size: int):
-        self.what, self.files, self.size = what, files, size
+    def __init__(self, what: str, files: int, size: int, report: Callable[[int, int], None] | None = None):
+        self.what, self.files, self.size, self.report = what, files, size, report
         self.done_files = self.done_bytes = 0
         self.started = self.last = time.monotonic()
 
     def done(self, size: int) -> None:
         self.done_files += 1
         self.done_bytes += size
+        if self.report is not None:  # a terminal's bar (nightshift.control.cli.progress)
+            self.report(self.done_bytes, self.size)
         if (now := time.monotonic()) - self.last >= PROGRESS_SECONDS:
             log.info("downloading %s: %d of %d files, %.0f of %.0f MB (%.0f MB/s)", self.what, self.done_files,
                      self.files, self.done_bytes / 1e6, self.size / 1e6,
@@ -85,6 +87,7 @@ class ModelRegistry(PointerMoves):
         self.location = S3Uri.parse(uri)
         self.bucket = self.location.bucket
         self.prefix = self.location.key.strip("/")
+        self.download_progress: Callable[[int, int], None] | None = None  # (bytes done, bytes in all) per file
 
     def _uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -170,7 +173,7 @@ class ModelRegistry(PointerMoves):
         root = dest.resolve()
         stored = {(f.sha256, f.size): f.path for f in manifest.files}
         entries = layout(manifest) if layout else manifest.files
-        progress = _Progress(f"{self._uri(base)}", len(entries), sum(e.size for e in entries))
+        progress = _Progress(f"{self._uri(base)}", len(entries), sum(e.size for e in entries), self.download_progress)
         for entry in entries:
             target = (dest / entry.path).resolve()
             if not target.is_relative_to(root):
