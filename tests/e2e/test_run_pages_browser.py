@@ -34,10 +34,11 @@ def finished(stack, taxi_published) -> dict:
 
 
 def _follow(driver, finished: dict, task: str, name: str) -> str:
-    """Open the task's page, find its extra link button by name, go where it points; the page's text."""
+    """Open the task's Details tab (where Airflow 3.3 lists a task's extra links), find the link button by name,
+    go where it points; the page's text."""
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{finished['base']}/dags/{DAG_ID}/runs/{quote(finished['run_id'])}/tasks/{task}")
+    driver.get(f"{finished['base']}/dags/{DAG_ID}/runs/{quote(finished['run_id'])}/tasks/{task}/details")
     anchors = wait(driver, lambda d: [a for a in d.find_elements(By.TAG_NAME, "a") if a.text.strip() == name])
     href = anchors[0].get_attribute("href")
     assert href.startswith("http://127.0.0.1:") and "X-Amz-Signature=" in href, href  # presigned: no key in it
