@@ -78,7 +78,7 @@ def _phase_whole(path: str, contract: str, queue: mp.Queue) -> None:
 
     keep_freed_memory_for_reuse()  # as the whole-frame gate ran
     t = time.perf_counter()
-    result = validate_frame(read_table(path), c, window_parameters(*WINDOW))
+    result = validate_frame(read_table(path, integer_columns=c.integer_columns()), c, window_parameters(*WINDOW))
     elapsed = time.perf_counter() - t
     assert result.success, result.summary_lines()
     queue.put(("GX on the whole frame (before)", elapsed, result.rows, _peak_mb()))

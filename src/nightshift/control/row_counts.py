@@ -59,8 +59,16 @@ class ChunkColumns:
 
     def present(self, column: str) -> pd.Series:
         if column not in self._present:
+            import numpy
+
             values = self.frame[column]
-            self._present[column] = values[~self.missing(column)] if self.null_count(column) else values
+            values = values[~self.missing(column)] if self.null_count(column) else values
+            if values.dtype.kind in "iu" and not isinstance(values.dtype, numpy.dtype):
+                # pandas' nullable integers (an integer column with gaps, as the readers give it): without its
+                # gaps, the same values as numpy integers, which GX's conditions compare vectorised (on the
+                # extension type they call a Python function per value: 3.5x the whole gate's time on taxi)
+                values = values.astype(values.dtype.numpy_dtype)
+            self._present[column] = values
         return self._present[column]
 
 
