@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from nightshift.control.s3_roles import MODELS_BUCKET, PUSHER_SEED_VAR, RAW_BUCKET, pusher_credentials
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.registry.store import ModelRegistry
-from nightshift.core.s3 import ensure_bucket
+from nightshift.core.s3 import ensure_bucket, list_keys
 from nightshift.local import store_identities
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
@@ -38,33 +39,41 @@ def _code(call) -> str:
 
 
 @pytest.fixture()
-def registries(s3) -> None:
+def registries(s3) -> Iterator[dict[str, str]]:
+    """An object in penguins' registry and one in the raw zone, of this test's own names (the session's real
+    registries and partitions are the end-to-end tests'), removed afterwards."""
     for bucket in (RAW_BUCKET, MODELS_BUCKET):
         ensure_bucket(s3, bucket)
-    s3.put_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json", Body=b'{"version": 1}')
-    s3.put_object(Bucket=RAW_BUCKET, Key="taxi/date=2030-01-01/part-00000.csv", Body=b"a\n1\n")
+    tag = uuid.uuid4().hex[:12]
+    objects = {"other": f"penguins/scope-test-{tag}.json", "raw": f"scope-test-{tag}/part-00000.csv",
+               "own": f"taxi/scope-test-{tag}.json"}
+    s3.put_object(Bucket=MODELS_BUCKET, Key=objects["other"], Body=b'{"version": 1}')
+    s3.put_object(Bucket=RAW_BUCKET, Key=objects["raw"], Body=b"a\n1\n")
+    yield objects
+    for bucket, key in ((MODELS_BUCKET, objects["other"]), (RAW_BUCKET, objects["raw"]),
+                        (MODELS_BUCKET, objects["own"])):
+        s3.delete_object(Bucket=bucket, Key=key)
 
 
 def test_a_pipelines_pusher_writes_its_own_registry_and_nothing_else(s3, registries):
     taxi = _client(pusher_credentials("taxi", os.environ[PUSHER_SEED_VAR]))
-    taxi.put_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json", Body=b"{}")
-    assert taxi.get_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json")["Body"].read() == b"{}"
-    assert taxi.list_objects_v2(Bucket=MODELS_BUCKET, Prefix="taxi/claims/")["KeyCount"] >= 1
-    taxi.delete_object(Bucket=MODELS_BUCKET, Key="taxi/claims/9999.json")
+    own, other = registries["own"], registries["other"]
+    taxi.put_object(Bucket=MODELS_BUCKET, Key=own, Body=b"{}")
+    assert taxi.get_object(Bucket=MODELS_BUCKET, Key=own)["Body"].read() == b"{}"
+    assert taxi.list_objects_v2(Bucket=MODELS_BUCKET, Prefix=own)["KeyCount"] == 1
+    taxi.delete_object(Bucket=MODELS_BUCKET, Key=own)
 
-    other_pipeline = lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json", Body=b"{}")  # noqa: E731
-    assert _code(other_pipeline) == "AccessDenied"
-    assert _code(lambda: taxi.delete_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")) == "AccessDenied"
-    assert _code(lambda: taxi.get_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")) == "AccessDenied"
+    assert _code(lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key=other, Body=b"{}")) == "AccessDenied"
+    assert _code(lambda: taxi.delete_object(Bucket=MODELS_BUCKET, Key=other)) == "AccessDenied"
+    assert _code(lambda: taxi.get_object(Bucket=MODELS_BUCKET, Key=other)) == "AccessDenied"
     assert _code(lambda: taxi.list_objects_v2(Bucket=MODELS_BUCKET, Prefix="penguins/")) == "AccessDenied"
     assert _code(lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="predictions/taxi/x", Body=b"x")) == "AccessDenied"
     assert _code(lambda: taxi.put_object(Bucket=MODELS_BUCKET, Key="taxi2/CURRENT.json", Body=b"x")) == "AccessDenied"
-    assert _code(lambda: taxi.get_object(Bucket=RAW_BUCKET, Key="taxi/date=2030-01-01/part-00000.csv")) == (
-        "AccessDenied")
-    copy = lambda: taxi.copy_object(Bucket=MODELS_BUCKET, Key="taxi/stolen",  # noqa: E731
-                                    CopySource={"Bucket": MODELS_BUCKET, "Key": "penguins/CURRENT.json"})
+    assert _code(lambda: taxi.get_object(Bucket=RAW_BUCKET, Key=registries["raw"])) == "AccessDenied"
+    copy = lambda: taxi.copy_object(Bucket=MODELS_BUCKET, Key=own,  # noqa: E731
+                                    CopySource={"Bucket": MODELS_BUCKET, "Key": other})
     assert _code(copy) == "AccessDenied"
-    assert s3.get_object(Bucket=MODELS_BUCKET, Key="penguins/CURRENT.json")["Body"].read() == b'{"version": 1}'
+    assert s3.get_object(Bucket=MODELS_BUCKET, Key=other)["Body"].read() == b'{"version": 1}'
 
 
 def test_the_pusher_step_is_handed_its_pipelines_key_not_the_publishers(s3_server):
@@ -124,7 +133,7 @@ def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart
     try:
         assert store_identities.sync(env) == ["latecomer", "penguins", "taxi"]
         _wait_until_accepted(late, "latecomer/probe.json")
-        assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="taxi/CURRENT.json", Body=b"x")) == (
+        assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key=registries["own"], Body=b"x")) == (
             "AccessDenied")
         # The whole publish path with that key alone (the key cannot list or create buckets): claim, files,
         # manifest, pointer, audit.
@@ -133,5 +142,12 @@ def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart
                                "metrics": {}, "data_window": {}})
         assert ModelRegistry(s3, f"s3://{MODELS_BUCKET}/latecomer").read_pointer().version == manifest.version
         assert s3.list_buckets()["Buckets"]  # the admin and the roles are untouched by the reload
+        # A folder without penguins (another stack sharing the store) leaves penguins' pusher as it was.
+        shutil.rmtree(pipelines / "penguins")
+        assert store_identities.sync(env) == ["latecomer", "taxi"]
+        penguins = _client(pusher_credentials("penguins", os.environ[PUSHER_SEED_VAR]))
+        assert penguins.get_object(Bucket=MODELS_BUCKET, Key=registries["other"])["Body"].read() == b'{"version": 1}'
     finally:
         store_identities.sync(dict(os.environ))  # the session's own pipelines again
+        for key in list_keys(s3, MODELS_BUCKET, "latecomer/"):
+            s3.delete_object(Bucket=MODELS_BUCKET, Key=key)

@@ -33,8 +33,10 @@ def identities(env: Mapping[str, str]) -> dict:
 
 
 def sync(env: Mapping[str, str]) -> list[str] | None:
-    """Bring the running store's pusher identities in line with the pipelines folder; the pipelines it now
-    knows, or None when no store of this checkout runs (it learns them at its next start) or no seed is set."""
+    """Add (or update) the pusher identity of every pipeline in the pipelines folder to the running store; the
+    pipelines synced, or None when no store of this checkout runs (it learns them at its next start) or no seed
+    is set. Identities of pipelines not in this folder are kept: another stack may share the store with a
+    folder of its own (a removed pipeline's identity goes at the store's next start)."""
     settings = load_settings(dict(env))
     pid = pidfile.running(settings.var_dir / "run" / "seaweedfs.pid")
     seed = env.get(PUSHER_SEED_VAR)
@@ -43,8 +45,10 @@ def sync(env: Mapping[str, str]) -> list[str] | None:
         return None
     current = json.loads(path.read_text())
     pushes = pipeline_pushes(settings.pipelines_dir)
-    others = [i for i in current.get("identities", []) if not i.get("name", "").startswith(PUSHER_PREFIX)]
-    wanted = {**current, "identities": others + pusher_identities(pushes, seed)}
+    synced = pusher_identities(pushes, seed)
+    names = {identity["name"] for identity in synced}
+    kept = [i for i in current.get("identities", []) if i.get("name") not in names]
+    wanted = {**current, "identities": kept + synced}
     if wanted != current:
         write_private(path, json.dumps(wanted, indent=2))
         os.kill(pid, signal.SIGHUP)  # the door passes it to weed (nightshift.local.s3_door)
