@@ -126,28 +126,31 @@ def test_a_pipeline_added_while_the_store_runs_gets_its_pusher_without_a_restart
     pipelines = tmp_path / "pipelines"
     for name in ("taxi", "penguins"):
         shutil.copytree(PROJECT_ROOT / "pipelines" / name, pipelines / name)
-    _spec_named(pipelines, "latecomer")
+    late_name = f"latecomer_{uuid.uuid4().hex[:8]}"
+    assert list_keys(s3, MODELS_BUCKET, f"{late_name}/") == []  # everything under it is this test's to remove
+    _spec_named(pipelines, late_name)
     env = {**os.environ, "NIGHTSHIFT_PIPELINES_DIR": str(pipelines)}
-    late = _client(pusher_credentials("latecomer", os.environ[PUSHER_SEED_VAR]))
-    assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key="latecomer/a", Body=b"{}")) == "InvalidAccessKeyId"
+    late = _client(pusher_credentials(late_name, os.environ[PUSHER_SEED_VAR]))
+    unknown = _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key=f"{late_name}/a", Body=b"{}"))
+    assert unknown == "InvalidAccessKeyId"
     try:
-        assert store_identities.sync(env) == ["latecomer", "penguins", "taxi"]
-        _wait_until_accepted(late, "latecomer/probe.json")
+        assert store_identities.sync(env) == [late_name, "penguins", "taxi"]
+        _wait_until_accepted(late, f"{late_name}/probe.json")
         assert _code(lambda: late.put_object(Bucket=MODELS_BUCKET, Key=registries["own"], Body=b"x")) == (
             "AccessDenied")
         # The whole publish path with that key alone (the key cannot list or create buckets): claim, files,
         # manifest, pointer, audit.
-        manifest = ModelRegistry(late, f"s3://{MODELS_BUCKET}/latecomer").publish(
-            fake_saved_model, {"model": "latecomer", "pipeline": "latecomer", "run_id": f"scope-{uuid.uuid4().hex}",
+        manifest = ModelRegistry(late, f"s3://{MODELS_BUCKET}/{late_name}").publish(
+            fake_saved_model, {"model": late_name, "pipeline": late_name, "run_id": f"scope-{uuid.uuid4().hex}",
                                "metrics": {}, "data_window": {}})
-        assert ModelRegistry(s3, f"s3://{MODELS_BUCKET}/latecomer").read_pointer().version == manifest.version
+        assert ModelRegistry(s3, f"s3://{MODELS_BUCKET}/{late_name}").read_pointer().version == manifest.version
         assert s3.list_buckets()["Buckets"]  # the admin and the roles are untouched by the reload
         # A folder without penguins (another stack sharing the store) leaves penguins' pusher as it was.
         shutil.rmtree(pipelines / "penguins")
-        assert store_identities.sync(env) == ["latecomer", "taxi"]
+        assert store_identities.sync(env) == [late_name, "taxi"]
         penguins = _client(pusher_credentials("penguins", os.environ[PUSHER_SEED_VAR]))
         assert penguins.get_object(Bucket=MODELS_BUCKET, Key=registries["other"])["Body"].read() == b'{"version": 1}'
     finally:
         store_identities.sync(dict(os.environ))  # the session's own pipelines again
-        for key in list_keys(s3, MODELS_BUCKET, "latecomer/"):
+        for key in list_keys(s3, MODELS_BUCKET, f"{late_name}/"):  # a prefix of this test's own name, empty before
             s3.delete_object(Bucket=MODELS_BUCKET, Key=key)

@@ -10,18 +10,23 @@ from typing import Any, TextIO
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
+def _terminal_bar(stream: TextIO, bar: bool | None, **options: Any) -> Any:
+    """A tqdm bar on `stream` when it is a terminal (or `bar` says so), else None."""
+    if not (stream.isatty() if bar is None else bar):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(file=stream, leave=True, **options)
+
+
 class TaskProgress:
     """`trigger --wait`: one line per task state change and, on a terminal, a bar of finished tasks."""
 
     def __init__(self, label: str, stream: TextIO | None = None, *, bar: bool | None = None):
         self.stream = stream or sys.stderr
         self.states: dict[str, str] = {}
-        self._bar: Any = None
-        if self.stream.isatty() if bar is None else bar:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=0, desc=label, unit="task", file=self.stream, leave=True,
-                             bar_format="{desc}: {n}/{total} tasks finished |{bar}| {elapsed}")
+        self._bar = _terminal_bar(self.stream, bar, total=0, desc=label, unit="task",
+                                  bar_format="{desc}: {n}/{total} tasks finished |{bar}| {elapsed}")
 
     def __call__(self, task: str, state: str) -> None:
         self.states[task] = state
@@ -51,11 +56,7 @@ class ScoreProgress:
     def __init__(self, label: str, log: TextIO, stream: TextIO | None = None, *, bar: bool | None = None):
         self.log = log
         self.stream = stream or sys.stderr
-        self._bar: Any = None
-        if self.stream.isatty() if bar is None else bar:
-            from tqdm import tqdm
-
-            self._bar = tqdm(desc=label, unit=" rows", unit_scale=True, file=self.stream, leave=True)
+        self._bar = _terminal_bar(self.stream, bar, desc=label, unit=" rows", unit_scale=True)
 
     @property
     def active(self) -> bool:
@@ -82,11 +83,7 @@ class DownloadProgress:
 
     def __init__(self, label: str, stream: TextIO | None = None, *, bar: bool | None = None):
         self.stream = stream or sys.stderr
-        self._bar: Any = None
-        if self.stream.isatty() if bar is None else bar:
-            from tqdm import tqdm
-
-            self._bar = tqdm(desc=label, unit="B", unit_scale=True, file=self.stream, leave=True)
+        self._bar = _terminal_bar(self.stream, bar, desc=label, unit="B", unit_scale=True)
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is not None:
