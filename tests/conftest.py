@@ -16,6 +16,15 @@ from nightshift.local import envfile, pidfile
 
 TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
 TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT", "18080"))
+FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "security": "security", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test's folder is its kind: `-m unit` selects every test under tests/unit, marker written or not."""
+    for item in items:
+        folder = Path(str(item.path)).parent.name
+        if folder in FOLDER_MARKERS and FOLDER_MARKERS[folder] not in {m.name for m in item.iter_markers()}:
+            item.add_marker(FOLDER_MARKERS[folder])
 
 
 @pytest.fixture(scope="session")

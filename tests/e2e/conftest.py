@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,13 +16,11 @@ DAG_ID = "taxi_nightly"
 
 
 class AlertReceiver(BaseHTTPRequestHandler):
-    """A webhook target on 127.0.0.1: keeps every JSON body it is sent."""
-
-    received: list[dict] = []
+    """A webhook target on 127.0.0.1: keeps every JSON body it is sent, on its server."""
 
     def do_POST(self):  # http.server's name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        type(self).received.append(json.loads(body or b"{}"))
+        self.server.received.append(json.loads(body or b"{}"))
         self.send_response(204)
         self.end_headers()
 
@@ -29,11 +28,28 @@ class AlertReceiver(BaseHTTPRequestHandler):
         pass
 
 
+class AlertServer(ThreadingHTTPServer):
+    """The alerts of the whole session; each test picks its own by run id, none clears another's."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), AlertReceiver)
+        self.received: list[dict] = []
+
+    def wait_for(self, run_id: str, kind: str | None = None, timeout: float = 60) -> list[dict]:
+        """The alerts of `run_id` (and `kind`), once there is one: a task's failure callback runs after the
+        task's state is written, so the run can end before its alert is sent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [a for a in self.received if a.get("run_id") == run_id and kind in (None, a.get("kind"))]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def alerts():
     """Alerts the stack's failed tasks sent (through the `nightshift_alerts` connection) during the session."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
-    server.received = AlertReceiver.received
+    server = AlertServer()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()

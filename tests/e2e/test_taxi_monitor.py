@@ -97,7 +97,6 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert skew["outputs_vs_evaluation"]["measure"] == "js" and 0.0 <= skew["outputs_vs_evaluation"]["value"] <= 1.0
 
     # Every trip paid in cash: scoring still commits, and the output gate alerts naming the feature.
-    alerts.received.clear()
     s3.put_object(Bucket="nightshift-raw", Key="e2e-monitor/date=2030-03-02/part-00000.csv",
                   Body=_csv(held.drop(columns=["tips"]).assign(payment_type="Cash")))
     state, states = _run(api, SCORE_DAG, "e2e_monitor_skewed",
@@ -105,7 +104,7 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     assert state == "success", states
     skewed = read_marker(s3, "s3://nightshift-models/predictions/taxi/date=2030-03-02/")["skew"]
     assert [b.split(" ")[0] for b in skewed["breaches"]] == ["payment_type"], skewed
-    [alert] = [a for a in alerts.received if a.get("kind") == "input_skew"]
+    [alert] = alerts.wait_for("e2e_monitor_skewed", "input_skew")
     assert alert["task_id"] == "output_gate" and alert["reason"] == \
         f"s3://nightshift-raw/e2e-monitor/date=2030-03-02/part-00000.csv: {skewed['status']}"
 
@@ -158,7 +157,6 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
     s3.put_object(Bucket="nightshift-raw", Key=f"e2e-monitor-flipped/date={DAY}/tips.csv", Body=_csv(flipped))
     before = {r["dag_run_id"] for r in api.request("GET", f"/dags/{NIGHTLY_DAG}/dagRuns", "runs",
                                                    params={"limit": 100})["dag_runs"]}
-    alerts.received.clear()
     api.request("PATCH", f"/dags/{NIGHTLY_DAG}", "pause", json={"is_paused": True})
     try:
         state, states = _run(api, MONITOR_DAG, "e2e_monitor_flipped",
@@ -168,7 +166,7 @@ def test_the_monitor_measures_realized_accuracy_and_a_flipped_feed_retrains(api,
         summary = api.xcom(MONITOR_DAG, "e2e_monitor_flipped", "realized_metrics", key="summary")
         assert summary["reason"] == (f"taxi v{marker['model_version']} on date={DAY}: realized binary_accuracy "
                                      f"{flipped_accuracy:.4f} < 0.7 on {ROWS} labelled rows")
-        [alert] = [a for a in alerts.received if a.get("kind") == "model_degraded"]
+        [alert] = alerts.wait_for("e2e_monitor_flipped", "model_degraded")
         assert alert["dag_id"] == MONITOR_DAG and alert["task_id"] == "check_bounds"
         assert alert["reason"] == summary["reason"] + "; a retraining run is triggered"
         runs = api.request("GET", f"/dags/{NIGHTLY_DAG}/dagRuns", "runs", params={"limit": 100})["dag_runs"]

@@ -16,7 +16,8 @@ from datetime import date, timedelta
 import pytest
 import taxi_corpus
 
-from nightshift.core.s3 import client_from_env, ensure_bucket, list_keys
+from nightshift.core.registry.layout import pointer_key
+from nightshift.core.s3 import client_from_env, list_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 DAG_ID = "taxi_nightly"
@@ -31,10 +32,11 @@ def _snapshot(s3) -> dict[str, bytes]:
             for k in list_keys(s3, "nightshift-models", "taxi/")}
 
 
-def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded, taxi_csv, alerts):
+def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded, taxi_csv, alerts,
+                                                                     served_taxi_model):
     s3 = client_from_env()
-    ensure_bucket(s3, "nightshift-models")  # run alone, no model was published before this test
-    before = _snapshot(s3)
+    before = _snapshot(s3)  # a served version (the session's, run alone): what the failed runs must not touch
+    assert pointer_key("taxi") in before and len(before) > 3, sorted(before)
     verdicts = {n: f.exit_code for n, f in zip(taxi_corpus.NAMES, taxi_corpus.build(taxi_csv, FIRST_DAY), strict=True)}
     bad = [n for n in REPRESENTATIVE if verdicts[n] != 0]
     assert bad == list(REPRESENTATIVE)  # each of them is a file the contract refuses
@@ -61,7 +63,7 @@ def test_every_bad_partition_fails_at_the_gate_and_publishes_nothing(api, seeded
             log = api.task_log(DAG_ID, run_id, "data_contract_gate")
             assert "GATE FAILED" in log and corpus_file.message in log, (name, log[-3000:])
             # The failed night was announced at the webhook: DAG, task, run, reason and a link to the log.
-            sent = [a for a in alerts.received if a.get("run_id") == run_id]
+            sent = alerts.wait_for(run_id)
             assert len(sent) == 1, (name, alerts.received)
             alert = sent[0]
             assert alert["dag_id"] == DAG_ID and alert["task_id"] == "data_contract_gate", alert

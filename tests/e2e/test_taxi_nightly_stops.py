@@ -78,7 +78,7 @@ def test_a_changed_type_and_a_drifted_window_stop_before_training_without_retry(
             assert f"baseline: run {served_taxi_model.run_id}, which trained the served version " \
                    f"{served_taxi_model.version}" in log, (name, log[-4000:])
             assert "exit 3: the data was rejected (no retry)" in log, (name, log[-2000:])
-            sent = [a for a in alerts.received if a.get("run_id") == run_id]
+            sent = alerts.wait_for(run_id)
             assert [(a["task_id"], a["try_number"]) for a in sent] == [("data_check", 1)], (name, sent)
     finally:
         for key in landed:

@@ -1,7 +1,9 @@
 """Rollback from the command line and from the Airflow form; the next scoring run follows the pointer.
 
-Runs after test_taxi_nightly (which publishes v1). A second version is published from v1's own verified
-files, so there is something to roll back from without a second training run.
+Each test needs a served version (the session's publishing run, if none is served yet) and makes the second
+version it needs by publishing the served version's own verified files again, so there is something to roll back
+from without a second training run, and any one of them runs alone. Its scoring outputs are on dates (April
+2030) no other test writes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ def _republish_serving_version(registry: ModelRegistry, tmp_path: Path) -> int:
     return registry.publish(tmp_path / "model", {**fields, "run_id": f"e2e_republish_of_v{pointer.version}"}).version
 
 
+def _another_version(registry: ModelRegistry, tmp_path: Path) -> int:
+    """A published version that the pointer does not serve: an older one if there is one, else a new one
+    republished from the served files (which moves the pointer to it, so the old one is the other)."""
+    serving = registry.read_pointer().version
+    others = [v for v in registry.versions() if v != serving]
+    if others:
+        return max(others)
+    _republish_serving_version(registry, tmp_path)
+    return serving
+
+
 def _score(api, run_id: str, taxi_csv: Path, day: str, rows: int = 300, **params) -> dict:
     s3 = client_from_env()
     s3.put_object(Bucket="nightshift-raw", Key=f"e2e-rollback/date={day}/part-00000.csv",
@@ -68,7 +81,7 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
 
     api.wait_for_dag(SCORE_DAG, timeout=240)
     api.unpause(SCORE_DAG)
-    marker = _score(api, "e2e_rollback_score_1", taxi_csv, "2030-03-01")
+    marker = _score(api, "e2e_rollback_score_1", taxi_csv, "2030-04-01")
     assert marker["model_version"] == first and marker["rows"] == 300
 
     # The command line: promote the newer one again, then roll back to an explicit version.
@@ -81,7 +94,7 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
     audit = _cli(stack, "models", "audit", "taxi")
     assert audit.returncode == 0 and "e2e: again" in audit.stdout and "cli:" in audit.stdout
 
-    marker = _score(api, "e2e_rollback_score_2", taxi_csv, "2030-03-02")
+    marker = _score(api, "e2e_rollback_score_2", taxi_csv, "2030-04-02")
     assert marker["model_version"] == first
 
     # A form without a reason is refused by Airflow itself, before anything runs.
@@ -96,12 +109,15 @@ def test_rollback_from_the_form_and_the_cli_and_scoring_follows(api, stack, taxi
 def test_a_version_that_is_not_served_scores_from_the_form_and_the_command_line(api, stack, taxi_csv, tmp_path,
                                                                                  served_taxi_model):
     """`model_version` in the scoring form and `nightshift score --version` pick a published version that the
-    pointer does not serve (after the rollback above: the newer one)."""
+    pointer does not serve."""
     registry = ModelRegistry(client_from_env(), MODEL_URI)
+    other = _another_version(registry, tmp_path)
     serving = registry.read_pointer().version
-    other = max(v for v in registry.versions() if v != serving)
+    assert other != serving
 
-    marker = _score(api, "e2e_score_pinned_version", taxi_csv, "2030-03-05", rows=120, model_version=other)
+    api.wait_for_dag(SCORE_DAG, timeout=240)
+    api.unpause(SCORE_DAG)
+    marker = _score(api, "e2e_score_pinned_version", taxi_csv, "2030-04-05", rows=120, model_version=other)
     assert (marker["model_version"], marker["rows"]) == (other, 120)
 
     local_input = tmp_path / "held_out.csv"
@@ -116,7 +132,15 @@ def test_a_version_that_is_not_served_scores_from_the_form_and_the_command_line(
 
 def test_serve_sync_places_the_rolled_back_version(stack, tmp_path, served_taxi_model):
     registry = ModelRegistry(client_from_env(), MODEL_URI)
+    _another_version(registry, tmp_path)
+    older, newest = min(registry.versions()), max(registry.versions())
+    if registry.read_pointer().version != newest:  # serve the newest, so that there is something to roll back
+        promoted = _cli(stack, "models", "promote", "taxi", str(newest), "--reason", "e2e: serve the newest")
+        assert promoted.returncode == 0, promoted.stderr
+    rolled = _cli(stack, "models", "rollback", "taxi", "--to", str(older), "--reason", "e2e: serve the older")
+    assert rolled.returncode == 0, rolled.stderr
     serving = registry.read_pointer().version
+    assert serving == older and max(registry.versions()) > older  # a newer version exists and is not served
     out = _cli(stack, "serve-sync", "taxi", str(tmp_path / "models" / "taxi"))
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in (tmp_path / "models" / "taxi").iterdir()) == [LOCK_NAME, str(serving)]

@@ -57,9 +57,9 @@ def test_scoring_uses_the_published_model_and_a_rerun_replaces_the_output(scorin
     assert marker["rows"] == 5000 and marker["model_version"] == version and marker["run_id"] == "e2e_score_1"
     # The spec leaves scoring.engine to `auto`: the form the version's recorded speeds pick.
     assert marker["engine"] == choose_engine(ModelRegistry(s3, MODEL_URI).read_manifest(version))[0]
-    local = "/tmp/nightshift-e2e-predictions.parquet"
+    local = tmp_path / "predictions.parquet"
     first_part = committed_part(marker)
-    s3.download_file(OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/{first_part}", local)
+    s3.download_file(OUT_BUCKET, f"{OUT_PREFIX}date=2030-02-01/{first_part}", str(local))
     table = pq.read_table(local)
     assert table.num_rows == 5000
     assert set(table.column("model_version").to_pylist()) == {version}

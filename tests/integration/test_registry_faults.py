@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import boto3
 import pytest
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from ports import SEAWEED_SPAN, free_port
 
 from nightshift.core.registry.layout import pointer_key
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.local import seaweed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-PORT = 26333  # its own server: stopping it must not disturb the session's
+PORT = free_port(SEAWEED_SPAN)  # its own server: stopping it must not disturb the session's
 KEY, SECRET = "fault-test-key", "fault-test-secret"
 
 
@@ -46,13 +46,13 @@ def test_s3_stopped_mid_publish_leaves_the_pointer_and_the_retry_completes(tmp_p
         registry.publish(fake_saved_model, _fields("run-1"))
         pointer_before = client.get_object(Bucket="fault-models", Key=pointer_key("m"))["Body"].read()
 
-        uploaded = threading.Event()
+        uploaded, stopped = threading.Event(), threading.Event()
         real_upload = client.upload_file
 
         def upload_then_signal(*args, **kwargs):
             real_upload(*args, **kwargs)
             uploaded.set()
-            time.sleep(1.0)  # the server goes down while the rest of the version is on its way
+            stopped.wait(60)  # the rest of the version goes on its way only once the server is down
 
         failure: list[BaseException] = []
 
@@ -67,6 +67,7 @@ def test_s3_stopped_mid_publish_leaves_the_pointer_and_the_retry_completes(tmp_p
         thread.start()
         assert uploaded.wait(30)
         seaweed.stop(proc.pid)
+        stopped.set()
         thread.join(60)
         # An S3 error (which one depends on the moment the server went away), never a bug in our code.
         assert len(failure) == 1 and isinstance(failure[0], (BotoCoreError, ClientError, S3UploadFailedError)), failure

@@ -15,7 +15,7 @@ import pytest
 from warm_server import MODULES, call, running
 
 from nightshift.core import warm_runtime
-from nightshift.core.config import PROJECT_ROOT, load_settings
+from nightshift.core.config import load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +48,13 @@ def wait_gone(pid: int, seconds: float = 15) -> bool:
 
 def test_output_and_exit_code_come_back_as_a_cold_interpreter_would_give_them(server):
     _, socket_path, _ = server
+    started = time.monotonic()
     result, lines = call(socket_path, "talk", "3")
+    outside = time.monotonic() - started
     assert result.exit_code == 3
     assert lines[:2] == ["out one", "out two"] and sorted(lines) == ["err one", "out one", "out two"]
-    assert result.wall_s < 10 and result.max_rss_kb > 0
+    # The child's own wall time: inside the call that waited for it, and its peak memory, from the kernel.
+    assert 0 < result.wall_s <= outside and result.max_rss_kb > 0
     cold = subprocess.run([str(load_settings().runtime_python), "-m", "warm_child", "talk", "3"], cwd=MODULES,
                           capture_output=True, text=True)
     assert cold.returncode == result.exit_code and cold.stdout.splitlines() == lines[:2]
@@ -149,5 +152,4 @@ def test_the_hook_runs_warm_when_the_runtime_listens_and_cold_when_it_does_not(s
     assert warm.last_result is not None and warm.last_result.exit_code == 4
     cold = TfxRuntimeHook(replace(settings, runtime_socket=server[1].parent / "absent.sock"), FakeS3())
     assert cold.run_module("warm_child", ["talk", "4"]) == 4
-    assert cold.last_result is None
-    assert PROJECT_ROOT.is_dir()
+    assert cold.last_result is None  # no socket: a cold interpreter ran it, with no runtime's figures

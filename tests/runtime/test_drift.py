@@ -37,8 +37,14 @@ def test_categorical_and_numeric_drift_are_named(baseline):
     schema = tfdv.infer_schema(_stats(baseline))
     problems = drift_problems(_stats(shifted), _stats(baseline), schema,
                               DriftSpec(categorical_linf=0.1, numeric_js=0.1))
-    assert any("'payment_type'" in p for p in problems), problems
-    assert any("'fare'" in p for p in problems), problems
+    # One line per drifted feature, sorted by name, each naming its comparator's value and bound.
+    assert [p.split(": ", 1)[0] for p in problems] == ["feature 'fare'", "feature 'payment_type'"], problems
+    # Fares ten times larger share no histogram bucket with the old ones: the divergence is 1.
+    assert "Jensen-Shannon divergence between current and previous is 1 " in problems[0], problems
+    # Every Cash row became Credit Card: the L-infinity distance is the share of Cash in the baseline.
+    moved = (baseline["payment_type"] == "Cash").mean()
+    assert f"Linfty distance between current and previous is {moved:g} " in problems[1], (moved, problems)
+    assert all("above the threshold 0.1" in p for p in problems), problems
 
 
 def test_zero_bounds_switch_the_check_off(baseline):
