@@ -24,7 +24,8 @@ demo: bootstrap  ## start services, seed, run taxi_nightly through Airflow, prin
 
 test: bootstrap  ## unit, integration and end-to-end tests (starts its own servers on other ports)
 	@.venv-tfx/bin/python -m pytest tests/runtime -v -p no:cacheprovider -W ignore::FutureWarning
-	@$(PY) -m pytest -v
+	@$(PY) -m pytest -v -m "not own_stack"
+	@$(PY) -m pytest -v -m own_stack
 
 test-unit: bootstrap
 	@$(PY) -m pytest -m unit -q

@@ -19,6 +19,7 @@ from tfx_bsl.tfxio import dataset_options
 NUMERIC_FEATURES = ['bill_length_mm', 'bill_depth_mm', 'flipper_length_mm', 'body_mass_g', 'year']
 CATEGORICAL_FEATURES = ['island', 'sex']  # strings: vocabulary, then one-hot
 LABEL_KEY = "species"
+SEED = 42  # weights and shuffling; the Trainer's split of the data is by hash, already fixed
 # label values in output order; others make Transform fail (the contract catches them first)
 CLASSES = ['Adelie', 'Chinstrap', 'Gentoo']
 VOCAB_SIZE = 1000
@@ -54,7 +55,7 @@ def preprocessing_fn(inputs):
 def _dataset(files, accessor: DataAccessor, tf_transform_output) -> tf.data.Dataset:
     return accessor.tf_dataset_factory(
         files,
-        dataset_options.TensorFlowDatasetOptions(batch_size=BATCH_SIZE, label_key=_xf(LABEL_KEY)),
+        dataset_options.TensorFlowDatasetOptions(batch_size=BATCH_SIZE, label_key=_xf(LABEL_KEY), shuffle_seed=SEED),
         tf_transform_output.transformed_metadata.schema,
     ).repeat()
 
@@ -84,6 +85,7 @@ def build_keras_model(tf_transform_output) -> tf.keras.Model:
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trainer callback: fit on transformed examples, save with the serving and transform signatures."""
+    tf.keras.utils.set_random_seed(SEED)  # the same data trains the same model: reruns are comparable
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)

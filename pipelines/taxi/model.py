@@ -32,6 +32,7 @@ VOCAB_SIZE = 1000
 # 10, hashed with TensorFlow's Fingerprint64, which no ONNX op computes; with one the ONNX form is exact.
 OOV_SIZE = 1
 LABEL_KEY = "tips"
+SEED = 42  # weights and shuffling; the Trainer's split of the data is by hash, already fixed
 FARE_KEY = "fare"
 TIP_SHARE = 0.2
 # The Trainer's data feed (tfx_bsl) caps batch size; 40 matches TFX's own example.
@@ -71,7 +72,7 @@ def preprocessing_fn(inputs):
 def _dataset(files, accessor: DataAccessor, tf_transform_output, batch_size: int) -> tf.data.Dataset:
     return accessor.tf_dataset_factory(
         files,
-        dataset_options.TensorFlowDatasetOptions(batch_size=batch_size, label_key=_xf(LABEL_KEY)),
+        dataset_options.TensorFlowDatasetOptions(batch_size=batch_size, label_key=_xf(LABEL_KEY), shuffle_seed=SEED),
         tf_transform_output.transformed_metadata.schema,
     ).repeat()
 
@@ -109,6 +110,7 @@ def build_keras_model(hidden_units: list[int]) -> tf.keras.Model:
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trainer callback: fit on transformed examples, save with the serving and transform signatures."""
+    tf.keras.utils.set_random_seed(SEED)  # the same data trains the same model: reruns are comparable
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, BATCH_SIZE)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, BATCH_SIZE)
