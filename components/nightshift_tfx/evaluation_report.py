@@ -172,3 +172,15 @@ def baseline_check(evaluation_uri: str, gate_metric: str, margin: float) -> Base
         raise LookupError(f"{evaluation_uri}: the evaluation has no overall {gate_metric}")
     trivial = majority_share(class_counts(evaluation_uri, METRICS[gate_metric].kind))
     return BaselineCheck(metric=gate_metric, model=float(model), trivial=round(trivial, 6), margin=margin)
+
+
+def refusal_reasons(evaluation_uri: str, blessed: bool, gate_metric: str, margin: float
+                    ) -> tuple[list[str], BaselineCheck]:
+    """Why the pusher must not publish, one line per check that failed (empty: publish), with the trivial-model
+    check it ran: the Evaluator's thresholds (absolute bounds, the champion comparison) and the majority-class
+    baseline are independent, and each alone holds a model back."""
+    baseline = baseline_check(evaluation_uri, gate_metric, margin)
+    reasons = [] if blessed else (blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"])
+    if not baseline.passed:
+        reasons.append(baseline.describe())
+    return reasons, baseline

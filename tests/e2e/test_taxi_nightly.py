@@ -42,11 +42,33 @@ def _failure_report(api: AirflowClient, run_id: str) -> str:
     return f"states={states}{logs}"
 
 
-def test_form_refuses_a_wrong_value_with_a_message(api):
-    with pytest.raises(AirflowApiError) as err:
-        api.trigger(DAG_ID, conf={"train_steps": -5}, run_id="bad_params")
-    assert err.value.status == 400
-    assert "train_steps" in err.value.body
+def _bounded_params(api: AirflowClient) -> dict[str, dict]:
+    """The form's fields that carry a JSON-schema bound, as the API hands them to the UI."""
+    params = api.request("GET", f"/dags/{DAG_ID}/details", "DAG details")["params"]
+    return {name: p["schema"] for name, p in params.items()
+            if "minimum" in p.get("schema", {}) or "maximum" in p.get("schema", {})}
+
+
+def test_form_refuses_every_value_out_of_bounds_naming_the_param_and_the_bound(api):
+    bounded = _bounded_params(api)
+    assert set(bounded) == {"window_days", "gate_threshold", "experiment_gate_threshold", "train_steps"}, bounded
+    refused = 0
+    for name, schema in bounded.items():
+        integer = schema["type"] == "integer" or "integer" in schema["type"]
+        step = 1 if integer else 0.5
+        for bound, value, words in (("minimum", schema.get("minimum"), "less than the minimum of"),
+                                    ("maximum", schema.get("maximum"), "greater than the maximum of")):
+            if value is None:
+                continue
+            wrong = value - step if bound == "minimum" else value + step
+            with pytest.raises(AirflowApiError) as err:
+                api.trigger(DAG_ID, conf={name: wrong}, run_id=f"bad_{name}_{bound}")
+            assert err.value.status == 400, (name, wrong, err.value)
+            assert name in err.value.body and f"{words} {value}" in err.value.body, (name, wrong, err.value.body)
+            refused += 1
+    assert refused == 8  # a minimum and a maximum for each of the four
+    runs = api.request("GET", f"/dags/{DAG_ID}/dagRuns", "list runs")["dag_runs"]
+    assert not [r for r in runs if r["dag_run_id"].startswith("bad_")], runs
 
 
 def test_form_refuses_a_bar_below_the_spec_s_bound(api):

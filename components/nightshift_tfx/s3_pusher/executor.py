@@ -18,7 +18,7 @@ from nightshift.core.registry.pointer_moves import ChampionMoved
 from nightshift.core.registry.store import ModelRegistry
 from nightshift.core.s3 import client_from_env
 from nightshift_tfx.champion import champion_moved
-from nightshift_tfx.evaluation_report import baseline_check, blessing_failures, eval_outputs, load_metrics
+from nightshift_tfx.evaluation_report import eval_outputs, load_metrics, refusal_reasons
 
 log = logging.getLogger(__name__)
 # Written into the PushedModel artifact's folder: the node runner reads it to tell Airflow whether
@@ -78,14 +78,9 @@ class Executor(pusher_executor.Executor):
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(output_dict["pushed_model"])
         evaluation_uri = artifact_utils.get_single_uri(input_dict["model_evaluation"])
-        baseline = baseline_check(evaluation_uri, exec_properties["gate_metric"],
-                                  float(exec_properties["baseline_margin"]))
+        reasons, baseline = refusal_reasons(evaluation_uri, self.CheckBlessing(input_dict),
+                                            exec_properties["gate_metric"], float(exec_properties["baseline_margin"]))
         log.info("trivial-model gate: %s", baseline.describe())
-        reasons = []
-        if not self.CheckBlessing(input_dict):
-            reasons = blessing_failures(evaluation_uri) or ["the Evaluator did not bless the model"]
-        if not baseline.passed:
-            reasons.append(baseline.describe())
         run = json.loads(exec_properties.get("run_metadata") or "{}")
         registry = ModelRegistry(client_from_env(), exec_properties["destination_uri"])
         if not reasons and (moved := champion_moved(registry, run.get("champion_version"), run.get("run_id", ""))):
