@@ -13,9 +13,9 @@ import random
 from pathlib import Path
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
+from apache_beam.options.pipeline_options import PipelineOptions
 from nightshift_tfx.eval_config import build_eval_config
 from nightshift_tfx.evaluation_report import refusal_reasons
 
