@@ -23,9 +23,7 @@ demo: bootstrap  ## start services, seed, run taxi_nightly through Airflow, prin
 	@$(PY) -m nightshift.local.demo
 
 test: bootstrap  ## unit, integration and end-to-end tests (starts its own servers on other ports)
-	@.venv-tfx/bin/python -m pytest tests/runtime -v -p no:cacheprovider -W ignore::FutureWarning
-	@$(PY) -m pytest -v -m "not own_stack"
-	@$(PY) -m pytest -v -m own_stack
+	@scripts/run-tests.sh
 
 test-unit: bootstrap
 	@$(PY) -m pytest -m unit -q

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import SEAWEED_SPAN, free_port
 
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.private_file import write_private
 from nightshift.local import envfile, pidfile
 
-TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT", "28333"))
-TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT", "18080"))
+# The session's servers, on ports the OS hands out (or the ones set), so that two test runs, a `make up` stack and
+# a test session, can share the machine.
+TEST_S3_PORT = int(os.environ.get("NIGHTSHIFT_TEST_S3_PORT") or free_port(SEAWEED_SPAN))
+TEST_API_PORT = int(os.environ.get("NIGHTSHIFT_TEST_API_PORT") or free_port())
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "security": "security", "e2e": "e2e"}
 
 

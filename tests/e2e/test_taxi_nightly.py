@@ -156,6 +156,11 @@ def test_every_task_records_what_it_cost(api, taxi_published):
     assert child is not None and child["exit_code"] == 0
     assert trainer["peak_rss_kb"] >= child["max_rss_kb"] and trainer["cpu_s"] >= child["cpu_s"] > 1.0
     assert trainer["wall_s"] >= child["wall_s"]
+    # The task log: the node's closing summary names what it wrote, and the cost is the last line.
+    log = [line for line in api.task_log(DAG_ID, run_id, "trainer").splitlines() if line.strip()]
+    summary = [line for line in log if "TFX node Trainer finished in" in line]
+    assert len(summary) == 1 and "model -> " in summary[0] and "model_run -> " in summary[0], summary
+    assert re.search(r"task cost: wall [0-9.]+ s, cpu [0-9.]+ s, peak RSS [0-9]+ MiB", log[-1]), log[-5:]
 
 
 def test_the_gate_and_the_pusher_link_to_the_data_docs_and_the_manifest(api, taxi_published):
@@ -174,6 +179,7 @@ def test_the_gate_and_the_pusher_link_to_the_data_docs_and_the_manifest(api, tax
     assert links("trainer") == {}
     for url in (docs_url, manifest_url):
         assert url.startswith("http://127.0.0.1:") and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+        assert "X-Amz-Expires=604800" in url  # valid 7 days, SigV4's longest
         assert os.environ["AWS_SECRET_ACCESS_KEY"] not in url
     with urllib.request.urlopen(docs_url, timeout=30) as resp:  # loopback S3
         assert resp.status == 200

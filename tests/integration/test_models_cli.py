@@ -60,6 +60,20 @@ def test_models_show_prints_the_manifest_and_names_a_tampered_file(cli, s3, buck
     assert f"s3://{bucket}/taxi/1/variables/variables.index" in out.stdout
 
 
+def test_models_list_shows_which_version_fails_its_checksums_and_exits_1(cli, s3, bucket, fake_saved_model):
+    _publish(s3, bucket, fake_saved_model)
+    s3.put_object(Bucket=bucket, Key="taxi/2/saved_model.pb", Body=b"tampered")
+    out = cli("models", "list", "taxi")
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    checks = [line.strip() for line in lines if line.strip().startswith("checksums: ")]
+    assert checks == ["checksums: OK", "checksums: MISMATCH", "checksums: OK"], out.stdout  # v1, v2, v3
+    named = lines[lines.index("    checksums: MISMATCH") + 1]
+    assert f"s3://{bucket}/taxi/2/saved_model.pb" in named, out.stdout
+    listed = json.loads(cli("models", "list", "taxi", "--json").stdout)
+    assert [(v["version"], bool(v["problems"])) for v in listed] == [(1, False), (2, True), (3, False)]
+
+
 def test_models_prune_from_the_command_line_keeps_the_serving_version(cli, s3, bucket, fake_saved_model):
     registry = _publish(s3, bucket, fake_saved_model)
     registry.rollback(actor="test", reason="r", to=1)

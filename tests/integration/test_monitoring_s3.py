@@ -136,6 +136,8 @@ def test_an_input_replaced_after_scoring_is_not_matched_to_labels(s3, spec, tmp_
     [report] = monitor(s3, spec)
     assert report.rows_labelled == 0 and report.metrics == {}
     assert f"s3://nightshift-raw/{spec.name}-score/{DAY}/part-00000.csv: changed since" in report.problem
+    # The line `nightshift monitor` prints for it: no metric, and the ERROR verdict naming the file.
+    assert report.line() == f"{DAY} v1 scored=200 labelled=0 - skew={report.skew} ERROR: {report.problem}"
 
 
 def test_a_foreign_object_at_a_record_key_is_left_alone(s3, spec, tmp_path):

@@ -153,3 +153,9 @@ def test_the_hook_runs_warm_when_the_runtime_listens_and_cold_when_it_does_not(s
     cold = TfxRuntimeHook(replace(settings, runtime_socket=server[1].parent / "absent.sock"), FakeS3())
     assert cold.run_module("warm_child", ["talk", "4"]) == 4
     assert cold.last_result is None  # no socket: a cold interpreter ran it, with no runtime's figures
+    # NIGHTSHIFT_RUNTIME_SOCKET=off: no socket is looked for at all, so a cold interpreter runs it.
+    monkeypatch.setenv("NIGHTSHIFT_RUNTIME_SOCKET", "off")
+    off = load_settings()
+    assert off.runtime_socket is None
+    forced = TfxRuntimeHook(replace(off, project_root=MODULES), FakeS3())
+    assert forced.run_module("warm_child", ["talk", "5"]) == 5 and forced.last_result is None
