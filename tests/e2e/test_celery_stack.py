@@ -7,11 +7,12 @@ lets the scheduler create the run of its cron schedule's latest tick, and the mo
 model's Asset, from which the scheduler creates the scoring run (the spec's scoring schedule is set to null
 here, so the Asset is the scoring DAG's only trigger).
 
-Its own SeaweedFS, Airflow home, PostgreSQL role and database, Redis database and MariaDB user and database,
-so it neither sees nor disturbs the session's embedded stack; all of them are removed afterwards. The
-PostgreSQL and MariaDB users have passwords, and the test then looks for every secret of the stack in every
-task log, every file under its var/ folder (the compiled IR and run configs included) and the command line
-of every process the stack ran.
+Its own SeaweedFS (on a port the OS hands out), Airflow home, PostgreSQL role and database, MariaDB user and
+database, and Redis keys under a prefix of its own, so it neither sees nor disturbs anything else; all of them
+are removed afterwards. The PostgreSQL and MariaDB users have passwords, and the test then looks for every
+secret of the stack in every task log, every file under its var/ folder (the compiled IR and run configs
+included) and the command line of every process the stack ran (each exec, as the kernel reports it:
+tests/exec_watch.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from exec_watch import ExecWatcher
 from ports import SEAWEED_SPAN, free_port
 
 from nightshift.control.airflow_api import AirflowClient
@@ -44,7 +46,7 @@ API_PORT = free_port()
 REDIS_DB = 0  # shared with whoever else uses the machine's Redis: the stack's keys carry a prefix of its own
 DAG_ID = "taxi_nightly"
 SCORE_DAG = "taxi_batch_score"
-COMMAND_LINES: dict[int, str] = {}  # every process of the stack seen while it ran, with its command line
+WATCHER: list[ExecWatcher] = []  # the kernel's account of every process started while the stack ran
 
 
 class _Webhook(BaseHTTPRequestHandler):
@@ -77,12 +79,11 @@ def _mariadb(sql: str) -> None:
     subprocess.run([mysql, "-h", "127.0.0.1", "-u", "root", "-e", sql], check=True, timeout=60)
 
 
-def _watch_command_lines(stack, procfs, stop: threading.Event) -> None:
-    """Every process the stack runs, short-lived TFX node processes included, sampled 4 times a second."""
-    while not stop.wait(0.25):
-        roots = [pid for pid in stack.status().values() if pid]
-        for pid in procfs.tree(roots):
-            COMMAND_LINES.setdefault(pid, procfs.cmdline(pid))
+def _command_lines(stack) -> dict[int, str]:
+    """Every command line any process of the stack exec'd, the short-lived TFX and task processes included."""
+    [watcher] = WATCHER
+    roots = [pid for pid in stack.status().values() if pid]
+    return {pid: " ; ".join(watcher.cmdlines[pid]) for pid in watcher.descendants(roots) if pid in watcher.cmdlines}
 
 
 SERVICES = {"PostgreSQL": 5432, "Redis": 6379, "MariaDB": 3306}
@@ -101,7 +102,7 @@ def _require_services() -> None:
 
 
 @pytest.fixture(scope="module")
-def celery_stack(tmp_path_factory, taxi_csv, procfs):
+def celery_stack(tmp_path_factory, taxi_csv):
     import redis
 
     _require_services()
@@ -151,10 +152,10 @@ def celery_stack(tmp_path_factory, taxi_csv, procfs):
     stack = Stack(env)
     saved = dict(os.environ)
     os.environ.update(env)
-    stop = threading.Event()
+    watcher = ExecWatcher().__enter__()  # before the first process starts
+    WATCHER.append(watcher)
     try:
         stack.up(timeout=300)
-        threading.Thread(target=_watch_command_lines, args=(stack, procfs, stop), daemon=True).start()
         from nightshift.control.landing import seed
         from nightshift.core.s3 import client_from_env
 
@@ -164,7 +165,7 @@ def celery_stack(tmp_path_factory, taxi_csv, procfs):
                                      Body=("\n".join(rows) + "\n").encode())
         yield stack
     finally:
-        stop.set()
+        watcher.__exit__(None, None, None)
         webhook.shutdown()
         stack.down()
         os.environ.clear()
@@ -293,12 +294,15 @@ def test_no_secret_in_any_task_log_file_under_var_or_command_line(celery_stack):
     assert any(p.name == "pipeline_ir.pb" for p in files) and any(p.name == "run_config.json" for p in files)
     for path in files:
         places[f"file {path}"] = path.read_bytes().decode("latin-1")
-    assert len(COMMAND_LINES) >= 20, COMMAND_LINES  # the services and the TFX node processes of both runs
-    # TFX nodes run in children forked by the warm runtime: they carry its command line (no arguments, no keys;
-    # the request travels over its socket), so the runtime's command line shows up under several pids.
-    runtime_pids = [pid for pid, c in COMMAND_LINES.items() if "nightshift_tfx.warm_server" in c]
-    assert len(runtime_pids) >= 2, COMMAND_LINES
-    for pid, cmdline in COMMAND_LINES.items():
+    command_lines = _command_lines(celery_stack)
+    [watcher] = WATCHER
+    unread = watcher.unread & watcher.descendants([pid for pid in celery_stack.status().values() if pid])
+    assert not watcher.overflowed and not unread, (watcher.overflowed, unread)  # every exec was seen and read
+    # The services, the task processes and the TFX nodes of both runs. TFX nodes run in children forked by the
+    # warm runtime without an exec: the request travels over its socket, so no command line carries it.
+    assert len(command_lines) >= 20, command_lines
+    assert any("nightshift_tfx.warm_server" in c for c in command_lines.values()), command_lines
+    for pid, cmdline in command_lines.items():
         places[f"command line of pid {pid} ({cmdline[:80]})"] = cmdline
     hits = [f"{name} in {place}" for place, text in places.items() for name, value in secrets.items()
             if value in text]
@@ -311,6 +315,6 @@ def test_every_server_of_the_stack_listens_on_loopback_only(celery_stack, procfs
     roots = [pid for pid in celery_stack.status().values() if pid]
     sockets = procfs.listening(procfs.tree(roots))
     assert {port for _, _, port in sockets} >= {S3_PORT, API_PORT}, sockets
-    exposed = [(pid, COMMAND_LINES.get(pid) or procfs.cmdline(pid), addr, port) for pid, addr, port in sockets
+    exposed = [(pid, procfs.cmdline(pid), addr, port) for pid, addr, port in sockets
                if addr not in ("127.0.0.1", "::1")]
     assert exposed == [], exposed
