@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from nightshift.control.airflow_api import AirflowClient
+from nightshift.core.config import PROJECT_ROOT
 from nightshift.local.stack import Stack
 
 DAG_ID = "taxi_nightly"
@@ -72,6 +75,12 @@ def stack(s3_server, test_env, alerts, mail) -> Stack:
     from smtp_sink import connection_json
 
     env = dict(test_env)
+    # The session's own copy of the repo's pipelines and contracts: what tests add (the walk-through's
+    # scaffold, the mail test's spec) goes there, never into the checkout, where a running dev stack would
+    # pick it up.
+    var = Path(env["NIGHTSHIFT_VAR_DIR"])
+    for name, folder in (("NIGHTSHIFT_PIPELINES_DIR", "pipelines"), ("NIGHTSHIFT_CONTRACTS_DIR", "data_contracts")):
+        env[name] = str(shutil.copytree(PROJECT_ROOT / folder, var / folder))
     env["AIRFLOW_CONN_NIGHTSHIFT_ALERTS"] = json.dumps(
         {"conn_type": "http", "host": f"http://127.0.0.1:{alerts.server_port}/alerts"})
     env["AIRFLOW_CONN_NIGHTSHIFT_SMTP_E2E"] = connection_json(mail[0])

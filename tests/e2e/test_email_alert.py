@@ -1,9 +1,9 @@
 """`alerts.email` in a spec: a task that really fails in Airflow sends one mail, through the smtp provider's
 notifier and the connection the spec names, to an SMTP server on 127.0.0.1 (beside the webhook alert).
 
-The pipeline is the penguins spec under another name with `alerts.email` set, written into pipelines/ while
-the test runs (the DAG processor picks it up like any new spec). Its scoring DAG is asked to read a file
-outside the allowed roots, which fails at once and for good.
+The pipeline is the penguins spec under another name with `alerts.email` set, written into the session
+stack's pipelines folder while the test runs (the DAG processor picks it up like any new spec). Its scoring
+DAG is asked to read a file outside the allowed roots, which fails at once and for good.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import email
 import shutil
 import time
 from email.policy import default as default_policy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -24,8 +25,8 @@ DAG_ID = f"{NAME}_batch_score"
 
 
 @pytest.fixture()
-def mailing_pipeline():
-    folder = PROJECT_ROOT / "pipelines" / NAME
+def mailing_pipeline(stack):
+    folder = Path(stack.env["NIGHTSHIFT_PIPELINES_DIR"]) / NAME
     if folder.exists():  # someone's own pipeline by that name: neither overwrite nor remove it
         pytest.fail(f"{folder} exists; this test writes and removes a pipeline of that name")
     doc = yaml.safe_load((PROJECT_ROOT / "pipelines" / "penguins" / "pipeline.yaml").read_text())

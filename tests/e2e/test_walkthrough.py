@@ -1,8 +1,9 @@
 """docs/adding-a-pipeline.md, followed literally: every `.venv/bin/nightshift` command of its walk-through,
 in order, with its placeholders filled in, against the session's real Airflow + SeaweedFS stack.
 
-The test writes the sample CSV; the pipeline it scaffolds lives in pipelines/ and data_contracts/ only while
-the test runs (the DAG processor picks it up like any new spec) and is removed afterwards.
+The test writes the sample CSV; the pipeline it scaffolds lives in the session stack's pipelines and contracts
+folders (NIGHTSHIFT_PIPELINES_DIR, NIGHTSHIFT_CONTRACTS_DIR: copies of the checkout's, never the checkout) only
+while the test runs (the DAG processor picks it up like any new spec) and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -49,16 +50,17 @@ def _write_sample(path: Path, rows: int = 400) -> Path:
     return path
 
 
-def _remove_pipeline_files() -> None:
-    shutil.rmtree(PROJECT_ROOT / "pipelines" / NAME, ignore_errors=True)
-    shutil.rmtree(PROJECT_ROOT / "data_contracts" / NAME, ignore_errors=True)
+def _remove_pipeline_files(env: dict[str, str]) -> None:
+    shutil.rmtree(Path(env["NIGHTSHIFT_PIPELINES_DIR"]) / NAME, ignore_errors=True)
+    shutil.rmtree(Path(env["NIGHTSHIFT_CONTRACTS_DIR"]) / NAME, ignore_errors=True)
 
 
 @pytest.fixture()
-def scaffolded_files():
-    _remove_pipeline_files()  # a run killed half-way leaves them behind
+def scaffolded_files(stack):
+    assert Path(stack.env["NIGHTSHIFT_PIPELINES_DIR"]) != PROJECT_ROOT / "pipelines"  # the session's copy
+    _remove_pipeline_files(stack.env)
     yield
-    _remove_pipeline_files()
+    _remove_pipeline_files(stack.env)
 
 
 def test_the_guide_has_the_walkthrough_steps():

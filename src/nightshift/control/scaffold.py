@@ -162,13 +162,14 @@ airflow:
 
 
 def scaffold(name: str, sample: Path, label: str, *, project_root: Path, pipelines_dir: Path,
-             timestamp_column: str | None = None, force: bool = False) -> Scaffold:
+             contracts_dir: Path | None = None, timestamp_column: str | None = None, force: bool = False
+             ) -> Scaffold:
     from nightshift.control.reading import UnreadableInput, read_table
 
     if not name.isidentifier() or not name.islower():
         raise ScaffoldError(f"pipeline name {name!r} must be a lower-case Python identifier (it becomes DAG ids)")
     folder = pipelines_dir / name
-    contract = project_root / "data_contracts" / name / f"{name}.v1.json"
+    contract = (contracts_dir or project_root / "data_contracts") / name / f"{name}.v1.json"
     if not force:
         existing = [p for p in (folder / "pipeline.yaml", folder / "model.py", contract) if p.exists()]
         if existing:

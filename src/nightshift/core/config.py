@@ -23,6 +23,7 @@ class Settings:
     runtime_python: Path
     mlmd_sqlite: Path | None
     pipelines_dir: Path  # where the DAG factory looks for <name>/pipeline.yaml
+    contracts_dir: Path  # where `nightshift new`, `contract draft` and `validate` find <dataset>/<name>.v<N>.json
     mlmd_mysql: str | None = None  # mysql://user@host:port/db: MLMD shared by every worker (else SQLite)
     runtime_socket: Path | None = None  # the warm TFX runtime (nightshift.core.warm_runtime); None: cold interpreters
 
@@ -53,6 +54,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         runtime_python=Path(env.get("NIGHTSHIFT_RUNTIME_PYTHON", root / ".venv-tfx" / "bin" / "python")),
         mlmd_sqlite=Path(mlmd) if mlmd else None,
         pipelines_dir=Path(env.get("NIGHTSHIFT_PIPELINES_DIR", root / "pipelines")).resolve(),
+        contracts_dir=Path(env.get("NIGHTSHIFT_CONTRACTS_DIR", root / "data_contracts")).resolve(),
         mlmd_mysql=env.get("NIGHTSHIFT_MLMD_MYSQL") or None,
         runtime_socket=_runtime_socket(env.get("NIGHTSHIFT_RUNTIME_SOCKET"), var_dir),
     )

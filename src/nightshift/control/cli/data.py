@@ -55,7 +55,7 @@ def contract_for(dataset: str) -> Path:
     """The newest contract version of a dataset: data_contracts/<dataset>/<name>.v<N>.json."""
     import re
 
-    folder = load_settings().project_root / "data_contracts" / dataset
+    folder = load_settings().contracts_dir / dataset
     versions = sorted(
         ((int(m.group(1)), p) for p in folder.glob("*.json") if (m := re.search(r"\.v(\d+)\.json$", p.name))),
     )
@@ -128,7 +128,7 @@ def cmd_contract_draft(args: argparse.Namespace) -> int:
     except UnreadableInput as exc:
         print(f"UNREADABLE {exc}", file=sys.stderr)
         return exit_codes.DATA_REJECTED
-    folder = load_settings().project_root / "data_contracts" / args.dataset
+    folder = load_settings().contracts_dir / args.dataset
     out = Path(args.output) if args.output else folder / f"{args.dataset}.v1.json"
     if out.exists() and not args.force:
         raise NightshiftError(f"{out} exists; pass --force to overwrite or --output to write elsewhere")
@@ -147,7 +147,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     made = scaffold(args.name, Path(args.sample), args.label, project_root=settings.project_root,
-                    pipelines_dir=settings.pipelines_dir, timestamp_column=args.timestamp_column, force=args.force)
+                    pipelines_dir=settings.pipelines_dir, contracts_dir=settings.contracts_dir,
+                    timestamp_column=args.timestamp_column, force=args.force)
     load_spec(made.spec, settings.project_root)  # what the DAG factory will do: fail here, not in Airflow
     print(f"wrote {made.spec}\nwrote {made.module}\nwrote {made.contract}")
     print(f"label {args.label!r}: {len(made.classes)} classes {list(made.classes)}; "
