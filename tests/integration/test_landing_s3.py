@@ -86,6 +86,22 @@ def test_stage_reorders_columns_and_reports_partitions_it_cannot_merge(s3, bucke
     assert "date=2016-01-04/part-00000.csv.gz: compression: gzip" in staged.problems[1]
 
 
+def test_stage_names_a_partition_s_encoding_delimiter_or_emptiness(s3, bucket, tmp_path):
+    """docs/data-contracts.md: a partition stage_window cannot read is named with the reason."""
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-01/part-00000.csv", Body=b"a,b\n1,2\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-02/part-00000.csv", Body=b"a,b\n3,caf\xe9\n")  # Latin-1
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-03/part-00000.csv", Body=b"a;b\n5;6\n")
+    s3.put_object(Bucket=bucket, Key="t/date=2016-01-04/part-00000.csv", Body=b"")
+    staged = stage_window(s3, f"s3://{bucket}/t/", DataWindow(None, date(2017, 1, 1)), tmp_path / "x.csv")
+    assert staged.path.read_text() == "a,b\n1,2\n"
+    assert (staged.rows, staged.partitions, len(staged.problems)) == (1, 4, 3), staged.problems
+    where = f"s3://{bucket}/t/date=2016-01-0"
+    assert staged.problems[0] == (f"{where}2/part-00000.csv: encoding: not UTF-8 (byte 0xe9 at offset 9); "
+                                  "re-export the file as UTF-8")
+    assert staged.problems[1].startswith(f"{where}3/part-00000.csv: delimiter: expected ',' between columns")
+    assert staged.problems[2] == f"{where}4/part-00000.csv: empty: the file has no header and no rows"
+
+
 def test_seed_names_a_missing_timestamp_column(tmp_path, s3, bucket):
     path = tmp_path / "no_ts.csv"
     path.write_text("fare,tips\n1,2\n")
