@@ -241,6 +241,20 @@ def test_cli_lists_published_versions_with_checksum_status(stack, api, taxi_publ
     assert out.returncode == 0, out.stderr
     assert f"s3://nightshift-models/taxi/{taxi_published['version']}/" in out.stdout
     assert "binary_accuracy=" in out.stdout and "checksums: OK" in out.stdout
+    # The README shows what `make demo` ends with: this listing, line for line but for the figures.
+    readme = (load_settings().project_root / "README.md").read_text()
+    block = re.search(r"What you will see at the end of `make demo`:\n\n```\n(.*?)```", readme, re.S).group(1)
+    shown = block.splitlines()[block.splitlines().index("== published versions:") + 1:]
+    lines = out.stdout.splitlines()
+    served = next(i for i, line in enumerate(lines) if line.startswith("* "))
+    assert [_shape(x) for x in lines[served:served + 4] + lines[-1:]] == [_shape(x) for x in shown], out.stdout
+
+
+def _shape(line: str) -> str:
+    """A listing line with its figures, times and run id left out."""
+    line = re.sub(r"run=\S+", "run=<run>", line)
+    line = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", "<time>", line)
+    return re.sub(r"\d+(\.\d+)?", "<n>", line)
 
 
 def test_lineage_names_partitions_contract_run_and_tfx_artifacts(stack, api, taxi_published):
