@@ -213,8 +213,10 @@ def test_a_sync_starting_mid_download_never_places_a_partial_folder(s3, bucket, 
     first = threading.Thread(target=sync_once, args=(ModelRegistry(Slow(), f"s3://{bucket}/m"), base))
     first.start()
     assert halfway.wait(30)
+    assert first.is_alive()  # the first round is mid-download (files 3 and on still to come) as the second begins
     second = sync_once(ModelRegistry(Slow(), f"s3://{bucket}/m"), base)  # another sidecar's round begins
     first.join(60)
+    assert not first.is_alive()
     assert second.serving == 1 and version_folders(base) == [1]
     assert verify_folder(base / "1", registry.read_manifest(1).files) == []
 
