@@ -136,9 +136,10 @@ def taxi_published(api, seeded) -> dict:
             "version": after.version if after is not None and after.run_id == run_id else None}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def served_taxi_model(api, seeded, request):
-    """The served taxi version: whatever an earlier test published, else the session's publishing run."""
+    """The taxi version served when the test starts (read afresh for each test: rollback tests move the
+    pointer): whatever an earlier test published, else the session's publishing run's."""
     from nightshift.core.registry.store import ModelRegistry
     from nightshift.core.s3 import client_from_env
 

@@ -31,7 +31,7 @@ def _run(api, run_id: str, conf: dict) -> tuple[str, dict[str, str]]:
     return run["state"], {ti["task_id"]: ti["state"] for ti in api.task_instances(DAG_ID, run_id)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def scoring_api(api, served_taxi_model):
     api.wait_for_dag(DAG_ID, timeout=240)
     api.unpause(DAG_ID)
