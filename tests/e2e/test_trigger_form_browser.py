@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from browser import buttons, chromium, log_in, open_trigger_form, settled, toasts, trigger_dialog, type_into, wait
+from selenium.common.exceptions import TimeoutException
 
 from nightshift.core.config import PROJECT_ROOT
 from nightshift.core.spec_loading import load_spec
@@ -100,8 +101,13 @@ def test_a_viewer_who_presses_trigger_is_refused_on_the_page(ui, api):
         log_in(driver, ui["base"], "viewer", ui["passwords"])
         open_trigger_form(driver, ui["base"], DAG_ID)
         settled(driver, lambda d: buttons(trigger_dialog(d), "Trigger")[0].click() or True)
-        wait(driver, lambda d: any("Access Denied" in t for t in toasts(d)))
-        assert any("You do not have permission to perform this action." in t for t in toasts(driver))
+        # The toast's title and text can be drawn one after the other: wait until both are there.
+        refused = "You do not have permission to perform this action."
+        try:
+            wait(driver, lambda d: any("Access Denied" in t for t in toasts(d))
+                 and any(refused in t for t in toasts(d)))
+        except TimeoutException:
+            pytest.fail(f"no 'Access Denied' toast saying {refused!r}; toasts: {toasts(driver)}")
     assert set(_runs(api)) == before
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class AirflowApiError(RuntimeError):
 class AirflowClient:
     base_url: str
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback, a log line or a test report
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
