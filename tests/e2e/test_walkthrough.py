@@ -78,9 +78,7 @@ def test_following_the_guide_publishes_a_model_and_scores_with_it(stack, tmp_pat
         proc = subprocess.run(shlex.split(line), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                               timeout=3000, check=False)
         assert proc.returncode == 0, f"{line}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        if " models list " in line:
-            assert f"* s3://nightshift-models/{NAME}/1/" in proc.stdout, proc.stdout
-            assert "binary_accuracy=" in proc.stdout and "checksums: OK" in proc.stdout, proc.stdout
+        _check_output(line, proc.stdout.splitlines(), sample, stack.env)
 
     s3 = client_from_env()
     registry = ModelRegistry(s3, f"s3://nightshift-models/{NAME}")
@@ -99,6 +97,27 @@ def test_following_the_guide_publishes_a_model_and_scores_with_it(stack, tmp_pat
     assert {"precision", "recall", "f1"} <= set(overall), overall
     markers = [k for k in list_keys(s3, "nightshift-models", f"predictions/{NAME}/") if k.endswith("_SUCCESS")]
     assert len(markers) == 1, markers
+
+
+def _check_output(line: str, out: list[str], sample: Path, env: dict[str, str]) -> None:
+    """What each step of the guide prints, as the guide describes it."""
+    step = line.split()[1]
+    if step == "new":  # the files, then what it found: two classes, two numeric and one string feature
+        pipelines, contracts = env["NIGHTSHIFT_PIPELINES_DIR"], env["NIGHTSHIFT_CONTRACTS_DIR"]
+        assert out[:4] == [f"wrote {pipelines}/{NAME}/pipeline.yaml", f"wrote {pipelines}/{NAME}/model.py",
+                           f"wrote {contracts}/{NAME}/{NAME}.v1.json",
+                           f"label '{LABEL}': 2 classes ['large', 'small']; 2 numeric and 1 string feature(s)"], out
+    elif step == "validate":
+        assert re.fullmatch(rf"{re.escape(str(sample))}: 400 rows meets contract {NAME}\.v1\.json \(.*\): "
+                            r"0 failure\(s\), 0 warning\(s\)", out[-1]), out
+    elif step == "seed":
+        assert out[-1].startswith(f"seeded 400 rows from {sample} into s3://nightshift-raw/{NAME}/ as one partition "
+                                  "(the spec names no source.timestamp_column)"), out
+    elif step == "trigger":
+        assert re.fullmatch(rf"{line.split()[2]} run \S+: success", out[-1]), out
+    elif step == "models":
+        assert out[0].startswith(f"* s3://nightshift-models/{NAME}/1/"), out
+        assert "binary_accuracy=" in out[1] and out[3] == "    checksums: OK", out
 
 
 def _check_paused_dag_is_not_unpaused_silently(line: str, env: dict) -> None:

@@ -44,10 +44,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
         raise NightshiftError(f"{source}: no such file to seed {spec.name!r} from")
     day = date.fromisoformat(args.date) if args.date else None
     result = seed(client_from_env(role="ingestion"), source, spec.source.uri, spec.source.timestamp_column, day=day)
-    how = (f"daily partitions by {spec.source.timestamp_column}" if spec.source.timestamp_column
+    how = (f"{result.partitions} daily partitions by {spec.source.timestamp_column}" if spec.source.timestamp_column
            else "one partition (the spec names no source.timestamp_column)")
-    print(f"seeded {result.rows} rows from {source} into {result.uri} as {result.partitions} {how} "
-          f"({result.first_day} .. {result.last_day})")
+    print(f"seeded {result.rows} rows from {source} into {result.uri} as {how} ({result.first_day} .. "
+          f"{result.last_day})")
     return 0
 
 
