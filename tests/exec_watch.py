@@ -8,6 +8,7 @@ package reads it (python-prctl, psutil and pyroute2 do not)."""
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 import threading
@@ -53,6 +54,10 @@ class ExecWatcher:
         self._sock.send(HEADER.pack(HEADER.size + len(msg), NLMSG_DONE, 0, 0, 0) + msg)
 
     def _read(self) -> None:
+        # Real-time priority for this thread alone (root may): it wakes the moment an event arrives and reads the
+        # command line before a short-lived process can exit, however busy the machine. Measured with three
+        # CPU hogs and 300 `/bin/true`: 56 of 300 gone unread at normal priority, none at this one.
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(10))
         while not self._stop.is_set():
             try:
                 data = self._sock.recv(65536)
