@@ -111,10 +111,27 @@ def test_a_viewer_who_presses_trigger_is_refused_on_the_page(ui, api):
     assert set(_runs(api)) == before
 
 
-def _scroll_everything_down(driver) -> None:
-    """Bring the end of every scrolled box into view (the log viewer draws only the lines it shows)."""
-    driver.execute_script("for (const e of document.querySelectorAll('*')) { if (e.scrollHeight > e.clientHeight) "
-                          "{ e.scrollTop = e.scrollHeight; } } window.scrollTo(0, document.body.scrollHeight);")
+def _shown_somewhere(text: str):
+    """A wait condition: `text` is on the page, once some scroll position of the page's scrolled boxes shows it.
+    The log viewer draws only the lines in view, so each check moves every scrolled box one view further down
+    (from the top again after the end), until the line has been drawn."""
+    from selenium.webdriver.common.by import By
+
+    views = {"moved": 0}
+
+    def shown(driver) -> bool:
+        if text in driver.find_element(By.TAG_NAME, "body").text:
+            return True
+        ended = driver.execute_script(
+            "const step = arguments[0]; let ended = true;"
+            "for (const e of document.querySelectorAll('*')) { if (e.scrollHeight > e.clientHeight + 4) {"
+            "  const top = Math.floor(step * e.clientHeight * 0.8); e.scrollTop = top;"
+            "  if (top < e.scrollHeight - e.clientHeight) { ended = false; } } }"
+            "return ended;", views["moved"])
+        views["moved"] = 0 if ended else views["moved"] + 1
+        return False
+
+    return shown
 
 
 def test_an_experiment_threshold_with_publish_on_is_refused_with_a_message_on_the_run_page(ui, api, seeded):
@@ -141,10 +158,4 @@ def test_an_experiment_threshold_with_publish_on_is_refused_with_a_message_on_th
         assert states["trainer"] == "upstream_failed" and states["pusher"] == "upstream_failed", states
 
         driver.get(f"{ui['base']}/dags/{DAG_ID}/runs/{quote(new[0])}/tasks/compile_tfx_pipeline")
-
-        def refusal_shown(d) -> bool:
-            _scroll_everything_down(d)
-            return "experiment_gate_threshold 0.3 is only allowed with publish false" in d.find_element(
-                By.TAG_NAME, "body").text
-
-        wait(driver, refusal_shown)
+        wait(driver, _shown_somewhere("experiment_gate_threshold 0.3 is only allowed with publish false"), 120)
