@@ -73,10 +73,18 @@ def s3(s3_server: dict[str, str]):
 
 
 @pytest.fixture()
-def bucket(s3) -> str:
+def bucket(s3) -> Iterator[str]:
+    """A bucket of the test's own, removed afterwards with what it holds: SeaweedFS gives each bucket volumes of
+    its own, and a session's worth of left-over buckets ran the store out of writable volumes ("No writable
+    volumes for collection", seen in a CI run)."""
+    from nightshift.core.s3 import list_keys
+
     name = f"t-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
-    return name
+    yield name
+    for key in list_keys(s3, name, ""):
+        s3.delete_object(Bucket=name, Key=key)
+    s3.delete_bucket(Bucket=name)
 
 
 @pytest.fixture(scope="session")
