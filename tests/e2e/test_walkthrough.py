@@ -57,7 +57,11 @@ def _remove_pipeline_files(env: dict[str, str]) -> None:
 
 @pytest.fixture()
 def scaffolded_files(stack):
-    assert Path(stack.env["NIGHTSHIFT_PIPELINES_DIR"]) != PROJECT_ROOT / "pipelines"  # the session's copy
+    # Both folders are this session's copies, inside its fresh var dir: whatever is removed there, the session
+    # wrote (a half-run walk-through of this session at most), never the checkout's or another stack's.
+    var = Path(stack.env["NIGHTSHIFT_VAR_DIR"])
+    for name in ("NIGHTSHIFT_PIPELINES_DIR", "NIGHTSHIFT_CONTRACTS_DIR"):
+        assert var in Path(stack.env[name]).parents, (name, stack.env[name], var)
     _remove_pipeline_files(stack.env)
     yield
     _remove_pipeline_files(stack.env)
